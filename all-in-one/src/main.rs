@@ -1,0 +1,91 @@
+//! Both services in one process on SQLite, for trying the pair out locally with no
+//! set-up. A random signing secret is generated for the pair unless JWT_SECRET is given;
+//! tokens then last only as long as the process.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use clap::Parser;
+use tokio::sync::watch;
+
+/// Runs auth-service and todo-service together on SQLite.
+#[derive(Parser)]
+#[command(name = "all-in-one", version, about)]
+struct Args {
+    /// auth-service address.
+    #[arg(long, env = "AUTH_LISTEN_ADDR", default_value = "127.0.0.1:50051")]
+    auth_addr: SocketAddr,
+    /// todo-service address.
+    #[arg(long, env = "TODO_LISTEN_ADDR", default_value = "127.0.0.1:50052")]
+    todo_addr: SocketAddr,
+    /// Folder for auth.db and todo.db (created if missing).
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Shared signing secret; a random one is generated when unset.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Browser origins allowed over gRPC-Web.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    cors_allowed_origins: Vec<String>,
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 48];
+    rand::fill(&mut bytes[..]);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    common::telemetry::init();
+    let args = Args::parse();
+    if let Err(e) = std::fs::create_dir_all(&args.data_dir) {
+        tracing::error!("cannot create {}: {e}", args.data_dir.display());
+        return std::process::ExitCode::FAILURE;
+    }
+    let secret = args.jwt_secret.clone().unwrap_or_else(random_secret);
+    let db = |name: &str| format!("sqlite://{}", args.data_dir.join(name).display());
+
+    // Start from each service's own defaults (and environment), then set what the pair shares.
+    let mut auth = auth_service::Config::parse_from(["auth-service"]);
+    auth.listen_addr = args.auth_addr;
+    auth.database_url = db("auth.db");
+    auth.jwt.jwt_secret = Some(secret.clone());
+    auth.jwt.jwt_secret_file = None;
+    auth.server.cors_allowed_origins = args.cors_allowed_origins.clone();
+    let mut todo = todo_service::Config::parse_from(["todo-service"]);
+    todo.listen_addr = args.todo_addr;
+    todo.database_url = db("todo.db");
+    todo.jwt = auth.jwt.clone();
+    todo.server.cors_allowed_origins = args.cors_allowed_origins.clone();
+
+    let (auth_app, todo_app) = match tokio::try_join!(auth_service::startup::build(auth), todo_service::startup::build(todo)) {
+        Ok(apps) => apps,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let (auth_addr, todo_addr) = (auth_app.local_addr(), todo_app.local_addr());
+    println!(
+        "\n  auth-service  {auth_addr}   (auth.v1.AuthService)\n  todo-service  {todo_addr}   (todo.v1.TodoService)\n  data          {}\n{}\n  Try:\n    grpcurl -plaintext -d '{{\"username\":\"alice\",\"password\":\"correct horse battery\"}}' {auth_addr} auth.v1.AuthService/Register\n\n  Ctrl-C stops both.\n",
+        args.data_dir.display(),
+        if args.jwt_secret.is_none() { "  secret        random for this run (set JWT_SECRET to keep tokens valid across restarts)\n" } else { "" },
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let auth_task = tokio::spawn(auth_app.run_until_stopped(stopped(stop_rx.clone())));
+    let todo_task = tokio::spawn(todo_app.run_until_stopped(stopped(stop_rx)));
+    common::server::shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let (a, t) = tokio::join!(auth_task, todo_task);
+    let ok = matches!(a, Ok(Ok(()))) && matches!(t, Ok(Ok(())));
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,157 @@
+//! The auth use cases: register, log in, rotate, revoke. No gRPC types here; `grpc`
+//! converts requests into the domain values these take.
+
+use std::{sync::Arc, time::Duration};
+
+use common::{
+    time::now_micros,
+    token::{AccessTokens, AuthUser, IssuedToken},
+};
+use uuid::Uuid;
+
+use crate::{
+    domain::{Password, RefreshToken, Username},
+    error::AuthError,
+    password::Hasher,
+    store::{Rotation, Store, UserRecord},
+};
+
+/// What a successful login or refresh hands out.
+#[derive(Debug)]
+pub struct Session {
+    pub access: IssuedToken,
+    pub refresh: RefreshToken,
+    pub refresh_expires_in: Duration,
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    hasher: Hasher,
+    tokens: Arc<AccessTokens>,
+    refresh_ttl: Duration,
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl Accounts {
+    pub fn new(store: Store, hasher: Hasher, tokens: Arc<AccessTokens>, refresh_ttl: Duration) -> Self {
+        Self {
+            store,
+            hasher,
+            tokens,
+            refresh_ttl,
+        }
+    }
+
+    pub async fn register(&self, username: Username, password: Password) -> Result<UserRecord, AuthError> {
+        // Hash before looking at the name, so a taken name costs the same time.
+        let password_hash = self.hasher.hash(password).await?;
+        let user = UserRecord {
+            id: Uuid::now_v7(),
+            username: username.as_str().to_owned(),
+            password_hash,
+            create_time: now_micros(),
+        };
+        self.store.create_user(&user, &username.key()).await?;
+        tracing::info!(user_id = %user.id, "user registered");
+        Ok(user)
+    }
+
+    /// The password grant. Unknown user, malformed name and wrong password all take one
+    /// argon2 verification and end in the same error.
+    pub async fn login(&self, username: &str, password: Password) -> Result<Session, AuthError> {
+        let user = match Username::parse("username", username) {
+            Ok(name) => self.store.user_by_key(&name.key()).await?,
+            Err(_) => None,
+        };
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        if !self.hasher.verify(password, stored).await? {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let user = user.ok_or(AuthError::InvalidCredentials)?;
+        let refresh = RefreshToken::generate();
+        let now = now_micros();
+        self.store
+            .create_session(user.id, &refresh.hash(), now, now.saturating_add(micros(self.refresh_ttl)))
+            .await?;
+        tracing::info!(user_id = %user.id, "login");
+        self.session(user.id, &user.username, refresh)
+    }
+
+    fn session(&self, user_id: Uuid, username: &str, refresh: RefreshToken) -> Result<Session, AuthError> {
+        let access = self
+            .tokens
+            .issue(user_id, username)
+            .map_err(|e| AuthError::Internal(format!("signing access token: {e}")))?;
+        Ok(Session {
+            access,
+            refresh,
+            refresh_expires_in: self.refresh_ttl,
+        })
+    }
+
+    /// Rotates a refresh token. Presenting one that was already rotated revokes its
+    /// whole session (RFC 9700 §4.14.2): one of the two holders is not the user.
+    pub async fn refresh(&self, presented: &str) -> Result<Session, AuthError> {
+        let old = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
+        let new = RefreshToken::generate();
+        let now = now_micros();
+        let expire = now.saturating_add(micros(self.refresh_ttl));
+        match self.store.rotate(&old.hash(), &new.hash(), now, expire).await? {
+            Rotation::Rotated { user_id, username } => self.session(user_id, &username, new),
+            Rotation::Reused => {
+                tracing::warn!("refresh token reused: session revoked");
+                Err(AuthError::InvalidRefreshToken)
+            }
+            Rotation::Invalid => Err(AuthError::InvalidRefreshToken),
+        }
+    }
+
+    /// Ends the session of a refresh token. Succeeds for unknown tokens too (RFC 7009 §2.2),
+    /// so logout cannot be used to probe tokens.
+    pub async fn logout(&self, presented: &str) -> Result<(), AuthError> {
+        if let Some(token) = RefreshToken::parse(presented) {
+            self.store.revoke_session_of(&token.hash(), now_micros()).await?;
+        }
+        Ok(())
+    }
+
+    pub fn verify(&self, access_token: &str) -> Result<AuthUser, AuthError> {
+        self.tokens
+            .verify(access_token)
+            .map_err(|e| AuthError::Unauthenticated(e.to_string()))
+    }
+
+    pub async fn me(&self, caller: &AuthUser) -> Result<UserRecord, AuthError> {
+        self.store
+            .user_by_id(caller.user_id)
+            .await?
+            .ok_or_else(|| AuthError::Unauthenticated("user no longer exists".into()))
+    }
+
+    pub async fn change_password(&self, caller: &AuthUser, current: Password, new: Password) -> Result<(), AuthError> {
+        if current.expose() == new.expose() {
+            return Err(crate::domain::Violation::new("new_password", "must differ from the current password").into());
+        }
+        let user = self.me(caller).await?;
+        if !self.hasher.verify(current, Some(user.password_hash)).await? {
+            return Err(crate::domain::Violation::new("current_password", "is incorrect").into());
+        }
+        let hash = self.hasher.hash(new).await?;
+        self.store.change_password(user.id, &hash, now_micros()).await?;
+        tracing::info!(user_id = %user.id, "password changed; all sessions revoked");
+        Ok(())
+    }
+
+    pub async fn logout_all(&self, caller: &AuthUser) -> Result<(), AuthError> {
+        let n = self
+            .store
+            .revoke_all_sessions(caller.user_id, now_micros(), "logout all")
+            .await?;
+        tracing::info!(user_id = %caller.user_id, sessions = n, "all sessions revoked");
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! Values that can only hold what the rules allow. Parsing is the only way in.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+/// A field that broke a rule: the gRPC layer turns it into `INVALID_ARGUMENT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Violation {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 32;
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
+
+/// 3 to 32 ASCII letters, digits, `_`, `.` or `-`. ASCII only, so that "the same name
+/// without regard to case" has one obvious meaning and look-alike letters cannot be
+/// registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
+        let len = s.chars().count();
+        if len < USERNAME_MIN || len > USERNAME_MAX {
+            return Err(Violation::new(
+                field,
+                format!("must be {USERNAME_MIN} to {USERNAME_MAX} characters"),
+            ));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(Violation::new(
+                field,
+                "may contain only letters a-z and A-Z, digits, '_', '.' and '-'",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key uniqueness is checked on.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// A password as the user typed it: 8 to 128 characters, no composition rules
+/// (NIST SP 800-63B), never truncated. Its `Debug` does not show it.
+pub struct Password(SecretString);
+
+impl Password {
+    /// Checks the length rules for a new password.
+    pub fn parse_new(field: &'static str, s: String) -> Result<Self, Violation> {
+        let len = s.chars().count();
+        if len < PASSWORD_MIN || len > PASSWORD_MAX {
+            return Err(Violation::new(
+                field,
+                format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
+            ));
+        }
+        Ok(Self(SecretString::from(s)))
+    }
+
+    /// A password offered for checking: only required and bounded, so that no rule
+    /// change can lock out an existing user and no huge input reaches the hash.
+    pub fn parse_given(field: &'static str, s: String) -> Result<Self, Violation> {
+        if s.is_empty() {
+            return Err(Violation::new(field, "is required"));
+        }
+        if s.chars().count() > PASSWORD_MAX {
+            return Err(Violation::new(field, format!("must be at most {PASSWORD_MAX} characters")));
+        }
+        Ok(Self(SecretString::from(s)))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Length of an encoded refresh token: 32 random bytes in unpadded base64url.
+const REFRESH_TOKEN_LEN: usize = 43;
+
+/// An opaque refresh token: 256 random bits, base64url. Only its hash is stored.
+pub struct RefreshToken(SecretString);
+
+impl RefreshToken {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        // ThreadRng: a CSPRNG seeded and reseeded from the operating system.
+        rand::fill(&mut bytes[..]);
+        Self(SecretString::from(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// A token presented by a caller. `None` when it cannot be one of ours (the caller
+    /// gets the same answer as for an unknown token).
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = s.len() == REFRESH_TOKEN_LEN && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32);
+        ok.then(|| Self(SecretString::from(s.to_owned())))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// What the database keeps: hex SHA-256. A fast hash is enough for 256 random bits.
+    pub fn hash(&self) -> String {
+        let digest = Sha256::digest(self.expose().as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshToken(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for ok in ["bob", "Alice_1", "a.b-c", &"x".repeat(32)] {
+            assert!(Username::parse("username", ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "", &"x".repeat(33), "bob smith", "bøb", "bob\n", "a/b", "bob\0"] {
+            assert!(Username::parse("username", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Username::parse("username", "BoB").unwrap().key(), "bob");
+    }
+
+    #[test]
+    fn passwords_count_characters_not_bytes() {
+        assert!(Password::parse_new("password", "1234567".into()).is_err());
+        assert!(Password::parse_new("password", "12345678".into()).is_ok());
+        assert!(Password::parse_new("password", "é".repeat(128)).is_ok());
+        assert!(Password::parse_new("password", "é".repeat(129)).is_err());
+        assert!(!format!("{:?}", Password::parse_new("p", "hunter2hunter2".into()).unwrap()).contains("hunter"));
+    }
+
+    #[test]
+    fn refresh_tokens() {
+        let t = RefreshToken::generate();
+        assert_eq!(t.expose().len(), REFRESH_TOKEN_LEN);
+        assert!(RefreshToken::parse(t.expose()).is_some());
+        assert_eq!(RefreshToken::parse(t.expose()).unwrap().hash(), t.hash());
+        assert_eq!(t.hash().len(), 64);
+        assert!(RefreshToken::parse("short").is_none());
+        assert!(RefreshToken::parse(&"*".repeat(43)).is_none());
+        assert_ne!(RefreshToken::generate().hash(), t.hash());
+    }
+}

@@ -1,0 +1,57 @@
+//! The one error type of the auth-service, and the one place it becomes a `Status`.
+
+use tonic::Status;
+
+use crate::domain::Violation;
+
+/// What can go wrong in an auth call. Each variant's doc names the gRPC code it becomes.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// `INVALID_ARGUMENT`, naming the field and the rule.
+    #[error("{}: {}", .0.field, .0.reason)]
+    InvalidArgument(Violation),
+    /// `ALREADY_EXISTS`.
+    #[error("username is already taken")]
+    UsernameTaken,
+    /// `UNAUTHENTICATED`: one message for an unknown user and a wrong password.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// `UNAUTHENTICATED`: unknown, expired, reused or revoked refresh token.
+    #[error("invalid or expired refresh token")]
+    InvalidRefreshToken,
+    /// `UNAUTHENTICATED`: bearer token missing or refused, or its user is gone.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// `RESOURCE_EXHAUSTED`: too many password hashes queued.
+    #[error("server busy, retry later")]
+    Overloaded,
+    /// `UNAVAILABLE` when the database cannot be reached, `INTERNAL` otherwise.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// `INTERNAL`; the detail is logged, not returned.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<Violation> for AuthError {
+    fn from(v: Violation) -> Self {
+        Self::InvalidArgument(v)
+    }
+}
+
+impl From<AuthError> for Status {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidArgument(v) => common::status::invalid_argument(v.field, &v.reason),
+            AuthError::UsernameTaken => Status::already_exists(e.to_string()),
+            AuthError::InvalidCredentials | AuthError::InvalidRefreshToken => Status::unauthenticated(e.to_string()),
+            AuthError::Unauthenticated(msg) => Status::unauthenticated(msg),
+            AuthError::Overloaded => Status::resource_exhausted(e.to_string()),
+            AuthError::Database(db) => common::db::status(db),
+            AuthError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}

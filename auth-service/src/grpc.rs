@@ -1,0 +1,135 @@
+//! `auth.v1.AuthService` handlers: parse the request into domain values, call
+//! [`Accounts`], convert the answer. Errors become statuses in `error`.
+
+use common::{bearer, time};
+use todo_grpc_proto::auth::v1::{self as pb, auth_service_server::AuthService};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    accounts::{Accounts, Session},
+    domain::{Password, Username, Violation},
+    error::AuthError,
+    store::UserRecord,
+};
+
+/// Longest refresh or access token accepted in a request body.
+const MAX_TOKEN_FIELD: usize = common::token::MAX_TOKEN_BYTES;
+
+pub struct AuthGrpc {
+    accounts: Accounts,
+    tokens: std::sync::Arc<common::token::AccessTokens>,
+}
+
+impl AuthGrpc {
+    pub fn new(accounts: Accounts, tokens: std::sync::Arc<common::token::AccessTokens>) -> Self {
+        Self { accounts, tokens }
+    }
+
+    fn caller<T>(&self, request: &Request<T>) -> Result<common::token::AuthUser, Status> {
+        bearer::authenticate(&self.tokens, request.metadata())
+    }
+}
+
+fn user_to_pb(user: &UserRecord) -> pb::User {
+    pb::User {
+        id: user.id.to_string(),
+        username: user.username.clone(),
+        create_time: Some(time::micros_to_timestamp(user.create_time)),
+    }
+}
+
+fn pair(session: Session) -> pb::TokenPair {
+    pb::TokenPair {
+        access_token: session.access.token,
+        token_type: "Bearer".into(),
+        expires_in: i64::try_from(session.access.expires_in.as_secs()).unwrap_or(i64::MAX),
+        refresh_token: session.refresh.expose().to_owned(),
+        refresh_expires_in: i64::try_from(session.refresh_expires_in.as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// A token field: required, and bounded before anything parses it.
+fn token_field<'a>(field: &'static str, value: &'a str) -> Result<&'a str, AuthError> {
+    if value.is_empty() {
+        return Err(Violation::new(field, "is required").into());
+    }
+    if value.len() > MAX_TOKEN_FIELD {
+        return Err(Violation::new(field, format!("must be at most {MAX_TOKEN_FIELD} bytes")).into());
+    }
+    Ok(value)
+}
+
+#[tonic::async_trait]
+impl AuthService for AuthGrpc {
+    async fn register(&self, request: Request<pb::RegisterRequest>) -> Result<Response<pb::RegisterResponse>, Status> {
+        let req = request.into_inner();
+        let username = Username::parse("username", &req.username).map_err(AuthError::from)?;
+        let password = Password::parse_new("password", req.password).map_err(AuthError::from)?;
+        let user = self.accounts.register(username, password).await?;
+        Ok(Response::new(pb::RegisterResponse {
+            user: Some(user_to_pb(&user)),
+        }))
+    }
+
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::TokenPair>, Status> {
+        let req = request.into_inner();
+        if req.username.is_empty() {
+            return Err(AuthError::from(Violation::new("username", "is required")).into());
+        }
+        if req.username.len() > 256 {
+            return Err(AuthError::from(Violation::new("username", "is too long")).into());
+        }
+        let password = Password::parse_given("password", req.password).map_err(AuthError::from)?;
+        let session = self.accounts.login(&req.username, password).await?;
+        Ok(Response::new(pair(session)))
+    }
+
+    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::TokenPair>, Status> {
+        let req = request.into_inner();
+        let token = token_field("refresh_token", &req.refresh_token)?;
+        let session = self.accounts.refresh(token).await?;
+        Ok(Response::new(pair(session)))
+    }
+
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<()>, Status> {
+        let req = request.into_inner();
+        let token = token_field("refresh_token", &req.refresh_token)?;
+        self.accounts.logout(token).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn verify_token(
+        &self,
+        request: Request<pb::VerifyTokenRequest>,
+    ) -> Result<Response<pb::VerifyTokenResponse>, Status> {
+        let req = request.into_inner();
+        let token = token_field("access_token", &req.access_token)?;
+        let user = self.accounts.verify(token)?;
+        Ok(Response::new(pb::VerifyTokenResponse {
+            user_id: user.user_id.to_string(),
+            username: user.username,
+            expire_time: Some(time::secs_to_timestamp(user.expires_at)),
+        }))
+    }
+
+    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::User>, Status> {
+        let caller = self.caller(&request)?;
+        let user = self.accounts.me(&caller).await?;
+        Ok(Response::new(user_to_pb(&user)))
+    }
+
+    async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Result<Response<()>, Status> {
+        let caller = self.caller(&request)?;
+        let req = request.into_inner();
+        let current = Password::parse_given("current_password", req.current_password).map_err(AuthError::from)?;
+        let new = Password::parse_new("new_password", req.new_password).map_err(AuthError::from)?;
+        self.accounts.change_password(&caller, current, new).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn logout_all(&self, request: Request<pb::LogoutAllRequest>) -> Result<Response<()>, Status> {
+        let caller = self.caller(&request)?;
+        self.accounts.logout_all(&caller).await?;
+        Ok(Response::new(()))
+    }
+}

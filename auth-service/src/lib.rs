@@ -1,0 +1,24 @@
+//! auth-service: `auth.v1.AuthService`.
+//!
+//! # Layout
+//! - [`config`]: flags and environment.
+//! - [`startup`]: builds the server ([`Application`]) from config.
+//! - [`grpc`]: the handlers: convert, call, map errors.
+//! - [`accounts`]: the use cases (register, login, refresh, revoke).
+//! - [`domain`]: usernames, passwords, refresh tokens: only valid values.
+//! - [`password`]: argon2id on the blocking pool, bounded.
+//! - [`store`]: every SQL statement.
+//! - [`error`]: the error enum and its mapping to gRPC status codes.
+
+pub mod accounts;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod password;
+pub mod startup;
+pub mod store;
+
+pub use config::Config;
+pub use common::server::{Application, StartupError};
+pub use startup::SERVICE_NAME;

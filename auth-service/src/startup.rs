@@ -1,0 +1,75 @@
+//! Builds the auth-service from its configuration: database, hasher, token keys, routes.
+
+use std::sync::Arc;
+
+use common::{
+    db::PoolSettings,
+    server::{self, Application, StartupError},
+    token::{AccessTokens, TokenSettings},
+};
+use todo_grpc_proto::auth::v1::auth_service_server::AuthServiceServer;
+
+use crate::{
+    accounts::Accounts,
+    config::Config,
+    grpc::AuthGrpc,
+    password::{HashParams, Hasher},
+    store::Store,
+};
+
+/// Fully qualified name of the service, for health and reflection.
+pub const SERVICE_NAME: &str = "auth.v1.AuthService";
+
+/// Largest request accepted; larger ones are refused from the length prefix, unread.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Checks the configuration, opens and migrates the database, binds the listener.
+pub async fn build(config: Config) -> Result<Application, StartupError> {
+    let (secret, previous) = config.jwt.secrets()?;
+    let tokens = Arc::new(AccessTokens::new(
+        &secret,
+        &previous,
+        TokenSettings {
+            issuer: config.jwt.jwt_issuer.clone(),
+            audience: config.jwt.jwt_audience.clone(),
+            access_ttl: config.access_token_ttl,
+        },
+    ));
+    let pool_settings = PoolSettings {
+        max_connections: config.server.database_max_connections,
+        acquire_timeout: config.server.database_acquire_timeout,
+    };
+    let pool = common::db::connect(&config.database_url, &pool_settings, &MIGRATOR).await?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hasher = Hasher::new(
+        HashParams {
+            memory_kib: config.argon2_memory_kib,
+            iterations: config.argon2_iterations,
+            parallelism: 1,
+        },
+        config.max_concurrent_hashes.unwrap_or(cores),
+        config.hash_queue_timeout,
+    )
+    .map_err(|e| StartupError::Other(e.to_string()))?;
+    let accounts = Accounts::new(Store::new(pool.clone()), hasher, tokens.clone(), config.refresh_token_ttl);
+    let service = AuthServiceServer::new(AuthGrpc::new(accounts, tokens)).max_decoding_message_size(MAX_MESSAGE_BYTES);
+
+    let (routes, reporter) = server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
+    let app = Application::bind(
+        SERVICE_NAME,
+        (routes.add_service(service), reporter),
+        pool,
+        config.listen_addr,
+        &config.server,
+    )
+    .await?;
+    tracing::info!(
+        addr = %app.local_addr(),
+        database = common::db::backend(&config.database_url),
+        kid = secret.key_id(),
+        "auth-service ready"
+    );
+    Ok(app)
+}

@@ -1,0 +1,227 @@
+//! All SQL of the auth-service. Runtime queries through sqlx's `Any` driver, the same
+//! text for SQLite and PostgreSQL (see `common::db`).
+
+use sqlx::{AnyPool, Row, any::AnyRow};
+use uuid::Uuid;
+
+use crate::error::AuthError;
+
+/// A stored user.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub username: String,
+    pub password_hash: String,
+    pub create_time: i64,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug)]
+pub enum Rotation {
+    /// The token was current: it is now used, and `new` replaces it in the same session.
+    Rotated { user_id: Uuid, username: String },
+    /// The token had already been rotated: the whole session is now revoked.
+    Reused,
+    /// Unknown, expired, or its session was revoked.
+    Invalid,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+fn user_from_row(row: &AnyRow) -> Result<UserRecord, AuthError> {
+    let id: String = row.try_get("id")?;
+    Ok(UserRecord {
+        id: Uuid::parse_str(&id).map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        create_time: row.try_get("create_time")?,
+    })
+}
+
+impl Store {
+    pub fn new(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Inserts a user; `UsernameTaken` if the case-folded name exists.
+    pub async fn create_user(&self, user: &UserRecord, username_key: &str) -> Result<(), AuthError> {
+        sqlx::query(
+            "INSERT INTO users (id, username, username_key, password_hash, create_time, update_time) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.username)
+        .bind(username_key)
+        .bind(&user.password_hash)
+        .bind(user.create_time)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if common::db::is_unique_violation(&e) {
+                AuthError::UsernameTaken
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    pub async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, AuthError> {
+        let row = sqlx::query(
+            "SELECT id, username, password_hash, create_time FROM users WHERE username_key = $1",
+        )
+        .bind(username_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, AuthError> {
+        let row = sqlx::query("SELECT id, username, password_hash, create_time FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Starts a session (a refresh-token family) with its first refresh token.
+    pub async fn create_session(
+        &self,
+        user_id: Uuid,
+        token_hash: &str,
+        now: i64,
+        expire_time: i64,
+    ) -> Result<(), AuthError> {
+        let session_id = Uuid::new_v4().to_string();
+        let mut tx = common::db::begin_write(&self.pool).await?;
+        sqlx::query("INSERT INTO sessions (id, user_id, create_time) VALUES ($1, $2, $3)")
+            .bind(&session_id)
+            .bind(user_id.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, create_time, expire_time) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(&session_id)
+        .bind(now)
+        .bind(expire_time)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rotates a refresh token: marks `old_hash` used and adds `new_hash` to its session,
+    /// in one transaction. The conditional UPDATE is the arbiter: of concurrent calls
+    /// with the same token, exactly one sees the row unused (PostgreSQL re-checks the
+    /// condition after the row lock; SQLite serialises writers).
+    pub async fn rotate(&self, old_hash: &str, new_hash: &str, now: i64, expire_time: i64) -> Result<Rotation, AuthError> {
+        let mut tx = common::db::begin_write(&self.pool).await?;
+        let claimed = sqlx::query(
+            "UPDATE refresh_tokens SET use_time = $1 \
+             WHERE token_hash = $2 AND use_time IS NULL AND expire_time > $1 \
+               AND session_id IN (SELECT id FROM sessions WHERE revoke_time IS NULL) \
+             RETURNING session_id",
+        )
+        .bind(now)
+        .bind(old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = claimed {
+            let session_id: String = row.try_get("session_id")?;
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, session_id, create_time, expire_time) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(new_hash)
+            .bind(&session_id)
+            .bind(now)
+            .bind(expire_time)
+            .execute(&mut *tx)
+            .await?;
+            let user = sqlx::query(
+                "SELECT u.id, u.username FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+            )
+            .bind(&session_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let id: String = user.try_get("id")?;
+            return Ok(Rotation::Rotated {
+                user_id: Uuid::parse_str(&id).map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
+                username: user.try_get("username")?,
+            });
+        }
+        tx.rollback().await?;
+
+        // Not claimable: tell reuse (an already-rotated token) from the rest.
+        let revoked = sqlx::query(
+            "UPDATE sessions SET revoke_time = $1, revoke_reason = 'refresh token reused' \
+             WHERE revoke_time IS NULL AND id IN \
+               (SELECT session_id FROM refresh_tokens WHERE token_hash = $2 AND use_time IS NOT NULL)",
+        )
+        .bind(now)
+        .bind(old_hash)
+        .execute(&self.pool)
+        .await?;
+        if revoked.rows_affected() > 0 {
+            return Ok(Rotation::Reused);
+        }
+        Ok(Rotation::Invalid)
+    }
+
+    /// Revokes the session a refresh token belongs to. Unknown tokens are ignored.
+    pub async fn revoke_session_of(&self, token_hash: &str, now: i64) -> Result<(), AuthError> {
+        sqlx::query(
+            "UPDATE sessions SET revoke_time = $1, revoke_reason = 'logout' \
+             WHERE revoke_time IS NULL AND id IN (SELECT session_id FROM refresh_tokens WHERE token_hash = $2)",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Revokes every open session of the user.
+    pub async fn revoke_all_sessions(&self, user_id: Uuid, now: i64, reason: &str) -> Result<u64, AuthError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoke_time = $1, revoke_reason = $2 WHERE user_id = $3 AND revoke_time IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(user_id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Replaces the password hash and revokes every session, atomically.
+    pub async fn change_password(&self, user_id: Uuid, password_hash: &str, now: i64) -> Result<(), AuthError> {
+        let mut tx = common::db::begin_write(&self.pool).await?;
+        sqlx::query("UPDATE users SET password_hash = $1, update_time = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE sessions SET revoke_time = $1, revoke_reason = 'password changed' \
+             WHERE user_id = $2 AND revoke_time IS NULL",
+        )
+        .bind(now)
+        .bind(user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! auth-service end to end: the real service on a random loopback port, a fresh
+//! database per test (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set), called
+//! through the generated client.
+
+mod helpers;
+mod register_login;
+mod sessions;
+mod surface;

@@ -1,0 +1,139 @@
+//! Database set-up through sqlx's `Any` driver: one set of runtime queries serves SQLite
+//! (embedded default) and PostgreSQL (production), chosen by `DATABASE_URL` at run time.
+//! Queries use `$N` placeholders, which both drivers accept, and portable column types
+//! (TEXT ids, BIGINT microsecond timestamps, BOOLEAN).
+
+use std::time::Duration;
+
+use sqlx::{AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator};
+use tonic::Status;
+
+pub use sqlx::AnyPool as Pool;
+
+/// Pool sizing and waiting.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Whether the URL names a SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// The backend a URL names, for logs (the URL itself may hold a password).
+pub fn backend(url: &str) -> &'static str {
+    if is_sqlite(url) {
+        "sqlite"
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        "postgres"
+    } else {
+        "unknown"
+    }
+}
+
+/// A SQLite URL that creates the file when missing (unless the URL says otherwise).
+fn with_create_mode(url: &str) -> String {
+    if !is_sqlite(url) || url.contains("mode=") || url.contains(":memory:") {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}mode=rwc")
+}
+
+/// Opens a pool and applies the migrations.
+pub async fn connect(url: &str, settings: &PoolSettings, migrator: &Migrator) -> Result<AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let mut options = AnyPoolOptions::new()
+        .max_connections(settings.max_connections.max(1))
+        .acquire_timeout(settings.acquire_timeout)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+                    // WAL lets readers run beside the writer; synchronous=FULL makes a
+                    // commit durable before it is acknowledged.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                }
+                Ok(())
+            })
+        });
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        // Each connection to an in-memory database is a database of its own: keep one.
+        options = options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+    let pool = options.connect(&with_create_mode(url)).await?;
+    migrator.run(&pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+    Ok(pool)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`), so concurrent writers wait for the busy timeout instead of
+/// failing when a read snapshot cannot be upgraded.
+pub async fn begin_write(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
+/// Whether the database answers, for health reporting.
+pub async fn ping(pool: &AnyPool) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(pool)).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Whether the error is a unique-constraint violation.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+}
+
+/// The status a database failure becomes: `UNAVAILABLE` when the database cannot be
+/// reached (the call may be retried), `INTERNAL` otherwise. The detail is logged, never
+/// returned.
+pub fn status(e: sqlx::Error) -> Status {
+    match &e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            tracing::warn!(error = %e, "database unavailable");
+            Status::unavailable("database unavailable")
+        }
+        sqlx::Error::Database(d) if d.message().contains("database is locked") => {
+            tracing::warn!(error = %e, "database busy");
+            Status::unavailable("database busy, retry")
+        }
+        _ => {
+            tracing::error!(error = %e, "database error");
+            Status::internal("internal error")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_create_files() {
+        assert_eq!(with_create_mode("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(with_create_mode("sqlite://a.db?x=1"), "sqlite://a.db?x=1&mode=rwc");
+        assert_eq!(with_create_mode("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
+        assert_eq!(with_create_mode("postgres://h/db"), "postgres://h/db");
+    }
+}

@@ -1,0 +1,20 @@
+//! What auth-service and todo-service share, so each rule exists once.
+//!
+//! # Layout
+//! - [`token`]: access-token claims, signing and verification (HS256 pinned, `kid`, key rotation).
+//! - [`bearer`]: the `authorization: Bearer` metadata and the authenticated user it yields.
+//! - [`config`]: flags and environment names both services use, secrets, durations.
+//! - [`db`]: sqlx pool set-up for SQLite and PostgreSQL, and how database errors become statuses.
+//! - [`server`]: the gRPC server shell: gRPC-Web, CORS, health, reflection, graceful shutdown.
+//! - [`status`]: `INVALID_ARGUMENT` with a `BadRequest` detail.
+//! - [`telemetry`]: `tracing` set-up.
+//! - [`time`]: the clock and timestamp conversions used by storage.
+
+pub mod bearer;
+pub mod config;
+pub mod db;
+pub mod server;
+pub mod status;
+pub mod telemetry;
+pub mod time;
+pub mod token;

@@ -1,0 +1,266 @@
+//! The server shell both services run in: plain gRPC (HTTP/2) and gRPC-Web (HTTP/1.1)
+//! on one port, CORS for configured browser origins, `grpc.health.v1`, reflection v1 and
+//! v1alpha, and a graceful shutdown bounded in time.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use http::{HeaderName, HeaderValue, Method};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tonic::{
+    service::Routes,
+    transport::{Server, server::TcpIncoming},
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower_http::cors::AllowOrigin;
+pub use tower_http::cors::CorsLayer;
+pub use tonic_reflection::server::Error as ReflectionError;
+
+use crate::config::{ConfigError, ServerArgs};
+
+/// Name of the health service, listed by reflection.
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("reflection: {0}")]
+    Reflection(#[from] ReflectionError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A bound, ready-to-run service: its routes beside health and reflection, CORS, and
+/// the task that keeps health in step with the database.
+pub struct Application {
+    listener: TcpListener,
+    routes: Routes,
+    cors: CorsLayer,
+    grace: Duration,
+    health_task: JoinHandle<()>,
+    local_addr: SocketAddr,
+}
+
+impl Application {
+    /// Binds `addr` for `routes` (from [`base_routes`] plus the service itself).
+    pub async fn bind(
+        service_name: &'static str,
+        (routes, reporter): (Routes, HealthReporter),
+        pool: crate::db::Pool,
+        addr: SocketAddr,
+        args: &ServerArgs,
+    ) -> Result<Self, StartupError> {
+        let cors = cors_layer(&args.cors_allowed_origins)?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let health_task = watch_database(pool, reporter, service_name, Duration::from_secs(2));
+        Ok(Self {
+            listener,
+            routes,
+            cors,
+            grace: args.shutdown_grace,
+            health_task,
+            local_addr,
+        })
+    }
+
+    /// Where the service listens (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes and in-flight calls finish (or the grace ends).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), tonic::transport::Error> {
+        let result = serve(self.listener, self.routes, self.cors, self.grace, shutdown).await;
+        self.health_task.abort();
+        result
+    }
+}
+
+/// Runs a service binary: logs, builds, serves until Ctrl-C or SIGTERM.
+pub async fn main<F, E>(name: &str, build: F) -> std::process::ExitCode
+where
+    F: Future<Output = Result<Application, E>>,
+    E: std::fmt::Display,
+{
+    let app = match build.await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("{name} cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{name} stopped: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Routes every service serves besides its own: health and reflection (v1 and v1alpha,
+/// since grpcurl 1.8 speaks only v1alpha). Reflection lists exactly `service_name` and
+/// these, though `descriptors` may describe more.
+pub fn base_routes(
+    service_name: &str,
+    descriptors: &'static [u8],
+) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(descriptors)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(service_name)
+            .with_service_name(HEALTH_SERVICE)
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
+    };
+    let routes = Routes::new(health)
+        .add_service(builder().build_v1()?)
+        .add_service(builder().build_v1alpha()?);
+    Ok((routes, reporter))
+}
+
+/// Keeps health in step with the database: SERVING while it answers, NOT_SERVING while
+/// it does not (for the whole server, `""`, and for `service_name`).
+pub fn watch_database(
+    pool: crate::db::Pool,
+    reporter: HealthReporter,
+    service_name: &'static str,
+    interval: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = None;
+        loop {
+            let status = if crate::db::ping(&pool).await {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            if last != Some(status) {
+                if status == ServingStatus::NotServing {
+                    tracing::warn!("database unreachable: health is NOT_SERVING");
+                } else if last.is_some() {
+                    tracing::info!("database reachable again: health is SERVING");
+                }
+                reporter.set_service_status("", status).await;
+                reporter.set_service_status(service_name, status).await;
+                last = Some(status);
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
+}
+
+/// CORS for gRPC-Web: listed origins only (none grants nothing), the request headers a
+/// gRPC-Web client sends, and the gRPC trailers-as-headers it must be able to read.
+pub fn cors_layer(origins: &[String]) -> Result<CorsLayer, ConfigError> {
+    let origins = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            if o == "*" {
+                return Err(ConfigError::Invalid(
+                    "CORS_ALLOWED_ORIGINS: list origins explicitly; `*` cannot carry credentials".into(),
+                ));
+            }
+            HeaderValue::from_str(o.trim_end_matches('/'))
+                .map_err(|_| ConfigError::Invalid(format!("CORS_ALLOWED_ORIGINS: bad origin {o:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let header = HeaderName::from_static;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header("authorization"),
+            header("content-type"),
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header("grpc-timeout"),
+            header("x-request-id"),
+        ])
+        .expose_headers([
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+        ])
+        .max_age(Duration::from_secs(3600)))
+}
+
+/// Serves `routes` on `listener` until `shutdown` completes, then lets in-flight calls
+/// finish for at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    cors: CorsLayer,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight calls");
+        let _ = started_tx.send(());
+    };
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let server = Server::builder()
+        .accept_http1(true)
+        .layer(cors)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, signal);
+    let deadline = async move {
+        if started_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace elapsed; dropping remaining calls");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

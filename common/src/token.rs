@@ -1,0 +1,374 @@
+//! Access tokens: the one place that decides what a valid token is.
+//!
+//! HS256 JWTs with claims `sub`, `username`, `iss`, `aud`, `iat`, `exp`, `jti` and a `kid`
+//! header derived from the secret. Verification pins the algorithm to HS256, requires
+//! `exp`, checks `iss` and `aud`, and allows [`LEEWAY_SECS`] of clock skew. Tokens are
+//! signed with the current secret only; previous secrets still verify, for key rotation.
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Clock skew tolerated on `exp` (the contract allows at most 30 s).
+pub const LEEWAY_SECS: u64 = 10;
+
+/// Shortest secret accepted: RFC 7518 §3.2 asks for a key of at least the hash size.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Longest token we try to parse; anything longer is refused before base64 decoding.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// An HS256 key. Its `Debug` never shows the bytes.
+#[derive(Clone)]
+pub struct JwtSecret(secrecy::SecretBox<[u8]>);
+
+impl JwtSecret {
+    /// Accepts a secret of at least [`MIN_SECRET_BYTES`] bytes.
+    pub fn new(bytes: Vec<u8>) -> Result<Self, SecretTooShort> {
+        if bytes.len() < MIN_SECRET_BYTES {
+            return Err(SecretTooShort { len: bytes.len() });
+        }
+        Ok(Self(secrecy::SecretBox::new(bytes.into_boxed_slice())))
+    }
+
+    fn expose(&self) -> &[u8] {
+        use secrecy::ExposeSecret;
+        self.0.expose_secret()
+    }
+
+    /// The key id put in the `kid` header: base64url of the first 9 bytes of SHA-256 of
+    /// the secret. It names the key without revealing it, and needs no configuration.
+    pub fn key_id(&self) -> String {
+        let digest = Sha256::digest(self.expose());
+        URL_SAFE_NO_PAD.encode(&digest[..9])
+    }
+
+    /// Derives a separate key for another purpose (for example page tokens), so the
+    /// signing key itself is used for nothing but JWTs.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"todo-grpc derived key\0");
+        hasher.update(purpose.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(self.expose());
+        hasher.finalize().into()
+    }
+}
+
+impl std::fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JwtSecret(kid={})", self.key_id())
+    }
+}
+
+/// A secret below [`MIN_SECRET_BYTES`].
+#[derive(Debug, thiserror::Error)]
+#[error("secret is {len} bytes; at least {MIN_SECRET_BYTES} are required")]
+pub struct SecretTooShort {
+    pub len: usize,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub username: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+}
+
+/// Who a verified token says the caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    pub user_id: Uuid,
+    pub username: String,
+    /// Seconds since the epoch.
+    pub issued_at: i64,
+    /// Seconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// A freshly signed access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: Duration,
+}
+
+/// Why a token was refused. The messages are what callers see: short, and never the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("access token expired")]
+    Expired,
+    #[error("malformed access token")]
+    Malformed,
+    #[error("invalid access token")]
+    Invalid,
+}
+
+/// How tokens are issued and checked; shared by both services.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+}
+
+struct Key {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Key {
+    fn new(secret: &JwtSecret) -> Self {
+        Self {
+            kid: secret.key_id(),
+            encoding: EncodingKey::from_secret(secret.expose()),
+            decoding: DecodingKey::from_secret(secret.expose()),
+        }
+    }
+}
+
+/// Signs with the current secret, verifies with the current and the previous ones.
+pub struct AccessTokens {
+    current: Key,
+    previous: Vec<Key>,
+    settings: TokenSettings,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for AccessTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessTokens")
+            .field("kid", &self.current.kid)
+            .field("previous", &self.previous.iter().map(|k| &k.kid).collect::<Vec<_>>())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl AccessTokens {
+    pub fn new(current: &JwtSecret, previous: &[JwtSecret], settings: TokenSettings) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.validate_nbf = false;
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        Self {
+            current: Key::new(current),
+            previous: previous.iter().map(Key::new).collect(),
+            settings,
+            validation,
+        }
+    }
+
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// The key id of the signing secret.
+    pub fn current_key_id(&self) -> &str {
+        &self.current.kid
+    }
+
+    /// Signs a token for the user, valid for the configured lifetime from now.
+    pub fn issue(&self, user_id: Uuid, username: &str) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        let now = u64::try_from(crate::time::now_secs()).unwrap_or_default();
+        let ttl = self.settings.access_ttl;
+        let claims = Claims {
+            sub: user_id.to_string(),
+            username: username.to_owned(),
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            iat: now,
+            exp: now.saturating_add(ttl.as_secs()),
+            jti: Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.current.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.current.encoding)?;
+        Ok(IssuedToken {
+            token,
+            expires_in: ttl,
+        })
+    }
+
+    /// Checks signature, algorithm, expiry, issuer and audience.
+    pub fn verify(&self, token: &str) -> Result<AuthUser, TokenError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Malformed);
+        }
+        // The header is read only to choose a key; the algorithm is pinned by `validation`.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::Invalid);
+        }
+        let keys = std::iter::once(&self.current).chain(&self.previous);
+        let candidates: Vec<&Key> = match header.kid.as_deref() {
+            // A kid we did not derive names a key we do not have.
+            Some(kid) => keys.filter(|k| k.kid == kid).collect(),
+            // Tokens from other issuers may omit kid: try each key (a few HMACs at most).
+            None => keys.collect(),
+        };
+        for key in candidates {
+            match jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation) {
+                Ok(data) => return claims_to_user(data.claims),
+                // Only a bad signature can mean "signed with another of our keys".
+                Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
+                Err(e) => return Err(map_error(e.kind())),
+            }
+        }
+        Err(TokenError::Invalid)
+    }
+}
+
+fn map_error(kind: &ErrorKind) -> TokenError {
+    match kind {
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidToken => {
+            TokenError::Malformed
+        }
+        _ => TokenError::Invalid,
+    }
+}
+
+fn claims_to_user(claims: Claims) -> Result<AuthUser, TokenError> {
+    let user_id = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Invalid)?;
+    Ok(AuthUser {
+        user_id,
+        username: claims.username,
+        issued_at: i64::try_from(claims.iat).map_err(|_| TokenError::Invalid)?,
+        expires_at: i64::try_from(claims.exp).map_err(|_| TokenError::Invalid)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::Mac;
+
+    fn secret(fill: u8) -> JwtSecret {
+        JwtSecret::new(vec![fill; 32]).unwrap()
+    }
+
+    fn settings() -> TokenSettings {
+        TokenSettings {
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            access_ttl: Duration::from_secs(900),
+        }
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Mints a token by hand, so tests can make ones our encoder never would.
+    fn forge(header: serde_json::Value, claims: serde_json::Value, key: &[u8]) -> String {
+        let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+        mac.update(signing_input.as_bytes());
+        format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
+    }
+
+    fn good_claims(exp_offset: i64) -> serde_json::Value {
+        let now = crate::time::now_secs();
+        serde_json::json!({
+            "sub": Uuid::new_v4().to_string(), "username": "alice", "iss": "iss", "aud": "aud",
+            "iat": now, "exp": now + exp_offset, "jti": "j"
+        })
+    }
+
+    #[test]
+    fn round_trip_and_kid() {
+        let tokens = AccessTokens::new(&secret(1), &[], settings());
+        let id = Uuid::new_v4();
+        let issued = tokens.issue(id, "alice").unwrap();
+        let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(secret(1).key_id().as_str()));
+        let user = tokens.verify(&issued.token).unwrap();
+        assert_eq!(user.user_id, id);
+        assert_eq!(user.username, "alice");
+        assert_eq!(user.expires_at - user.issued_at, 900);
+    }
+
+    #[test]
+    fn short_secret_refused() {
+        assert!(JwtSecret::new(vec![0; 31]).is_err());
+        assert!(!format!("{:?}", secret(7)).contains("7, 7"));
+    }
+
+    #[test]
+    fn expired_token_refused() {
+        let tokens = AccessTokens::new(&secret(1), &[], settings());
+        let header = serde_json::json!({"alg": "HS256", "typ": "JWT"});
+        let t = forge(header, good_claims(-(LEEWAY_SECS as i64) - 5), &[1; 32]);
+        assert_eq!(tokens.verify(&t), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn wrong_key_refused_previous_key_accepted() {
+        let old = AccessTokens::new(&secret(2), &[], settings());
+        let token = old.issue(Uuid::new_v4(), "bob").unwrap().token;
+        let fresh = AccessTokens::new(&secret(1), &[], settings());
+        assert_eq!(fresh.verify(&token), Err(TokenError::Invalid));
+        let rotating = AccessTokens::new(&secret(1), &[secret(2)], settings());
+        assert!(rotating.verify(&token).is_ok());
+        // Without a kid every known key is tried.
+        let t = forge(serde_json::json!({"alg": "HS256"}), good_claims(60), &[2; 32]);
+        assert!(rotating.verify(&t).is_ok());
+        assert_eq!(fresh.verify(&t), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn other_algorithms_and_none_refused() {
+        let tokens = AccessTokens::new(&secret(1), &[], settings());
+        for alg in ["none", "HS384", "HS512", "RS256", "ES256"] {
+            let t = forge(serde_json::json!({"alg": alg}), good_claims(60), &[1; 32]);
+            assert!(tokens.verify(&t).is_err(), "{alg} accepted");
+        }
+        let unsigned = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none"}"#),
+            b64(good_claims(60).to_string().as_bytes())
+        );
+        assert!(tokens.verify(&unsigned).is_err());
+    }
+
+    #[test]
+    fn wrong_issuer_audience_or_missing_claims_refused() {
+        let tokens = AccessTokens::new(&secret(1), &[], settings());
+        let header = serde_json::json!({"alg": "HS256"});
+        for (field, value) in [("iss", "other"), ("aud", "other"), ("sub", "not-a-uuid")] {
+            let mut claims = good_claims(60);
+            claims[field] = serde_json::json!(value);
+            let t = forge(header.clone(), claims, &[1; 32]);
+            assert_eq!(tokens.verify(&t), Err(TokenError::Invalid), "{field}");
+        }
+        for field in ["exp", "iss", "aud", "sub"] {
+            let mut claims = good_claims(60);
+            claims.as_object_mut().unwrap().remove(field);
+            let t = forge(header.clone(), claims, &[1; 32]);
+            assert!(tokens.verify(&t).is_err(), "missing {field} accepted");
+        }
+    }
+
+    #[test]
+    fn garbage_refused() {
+        let tokens = AccessTokens::new(&secret(1), &[], settings());
+        for t in ["", "a", "a.b.c", "....", &"x".repeat(1 << 20)] {
+            assert!(tokens.verify(t).is_err());
+        }
+    }
+}

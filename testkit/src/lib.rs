@@ -1,0 +1,403 @@
+//! Test support shared by the services' integration tests.
+//!
+//! - [`Backend`] and [`TestDb`]: a fresh database per test, SQLite always, PostgreSQL
+//!   when `TEST_POSTGRES_URL` is set (dropped again when the test ends).
+//! - [`spawn_auth`]: a real auth-service on `127.0.0.1:0`, ready when it returns.
+//! - [`TcpProxy`]: stands between a service and PostgreSQL, and can be cut.
+//! - [`both_backends!`]: runs one async test body against each backend.
+
+use std::{net::SocketAddr, time::Duration};
+
+use auth_service::Config as AuthConfig;
+use clap::Parser;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{oneshot, watch},
+    task::JoinHandle,
+};
+use todo_grpc_proto::auth::v1::{self as authpb, auth_service_client::AuthServiceClient};
+use tonic::{Code, Status, transport::Channel};
+
+/// The secret every test service shares (32+ bytes).
+pub const TEST_SECRET: &str = "test-secret-0123456789abcdef-0123456789";
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server URL for tests, from `TEST_POSTGRES_URL`.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+}
+
+/// Runs `$body(backend)` as one test per backend: `sqlite` always, `postgres` when
+/// `TEST_POSTGRES_URL` is set (otherwise it prints why it is skipped).
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::postgres_url().is_none() {
+                    eprintln!("skipped: TEST_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+                    return;
+                }
+                super::$name($crate::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A new empty database. `url_for` receives the server URL and database name for PostgreSQL.
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_url().expect("TEST_POSTGRES_URL");
+                let name = format!("tg_{}", uuid::Uuid::new_v4().simple());
+                sqlx::any::install_default_drivers();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .expect("connect to TEST_POSTGRES_URL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = replace_database(&admin, &name);
+                Self {
+                    url,
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                }
+            }
+        }
+    }
+
+    /// The same database reached through `proxy` (PostgreSQL only).
+    pub fn url_via(&self, proxy: SocketAddr) -> String {
+        let url = &self.url;
+        let scheme_end = url.find("://").map_or(0, |i| i + 3);
+        let rest = &url[scheme_end..];
+        let host_start = rest.find('@').map_or(0, |i| i + 1);
+        let host_end = rest[host_start..].find('/').map_or(rest.len(), |i| host_start + i);
+        format!("{}{}{}{}", &url[..scheme_end], &rest[..host_start], proxy, &rest[host_end..])
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.postgres.take() {
+            // Drop runs inside the test's runtime: do the async work on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                    return;
+                };
+                rt.block_on(async move {
+                    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A service running on a random loopback port until dropped.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Asks the server to shut down gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Runs a built application; `run` is its `run_until_stopped`.
+pub fn run<F>(addr: SocketAddr, run: impl FnOnce(oneshot::Receiver<()>) -> F) -> Running
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (stop, rx) = oneshot::channel();
+    let task = tokio::spawn(run(rx));
+    Running {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+/// auth-service configuration for tests: loopback port 0, the test secret, `db`.
+pub fn auth_config(db_url: &str) -> AuthConfig {
+    let mut config = AuthConfig::parse_from(["auth-service", "--jwt-secret", TEST_SECRET]);
+    config.listen_addr = "127.0.0.1:0".parse().expect("addr");
+    config.database_url = db_url.to_owned();
+    config.jwt.jwt_secret_file = None;
+    config.jwt.jwt_previous_secrets = vec![];
+    config.jwt.jwt_issuer = "todo-grpc-auth".into();
+    config.jwt.jwt_audience = "todo-grpc".into();
+    config
+}
+
+/// Starts an auth-service and waits until it answers.
+pub async fn spawn_auth(config: AuthConfig) -> Running {
+    let app = auth_service::startup::build(config).await.expect("auth-service starts");
+    let addr = app.local_addr();
+    let running = run(addr, |rx| async move {
+        let _ = app
+            .run_until_stopped(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    wait_serving(addr, "").await;
+    running
+}
+
+/// A channel to `addr`.
+pub async fn channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// Polls `grpc.health.v1` until `service` is SERVING (up to 10 s).
+pub async fn wait_serving(addr: SocketAddr, service: &str) {
+    wait_health(addr, service, tonic_health::pb::health_check_response::ServingStatus::Serving).await;
+}
+
+/// Polls `grpc.health.v1` until `service` reports `want` (up to 10 s).
+pub async fn wait_health(addr: SocketAddr, service: &str, want: tonic_health::pb::health_check_response::ServingStatus) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(ch) = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await {
+            let mut client = tonic_health::pb::health_client::HealthClient::new(ch);
+            let res = client
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: service.to_owned(),
+                })
+                .await;
+            match res {
+                Ok(r) if r.get_ref().status == want as i32 => return,
+                other => last = Some(format!("{other:?}")),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{addr} never reported {want:?} for {service:?}; last: {last:?}");
+}
+
+/// An auth client.
+pub async fn auth_client(addr: SocketAddr) -> AuthServiceClient<Channel> {
+    AuthServiceClient::new(channel(addr).await)
+}
+
+/// Adds `authorization: Bearer <token>` to a request.
+pub fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
+}
+
+/// Registers `username` and logs in, returning the token pair.
+pub async fn register_and_login(client: &mut AuthServiceClient<Channel>, username: &str, password: &str) -> authpb::TokenPair {
+    client
+        .register(authpb::RegisterRequest {
+            username: username.into(),
+            password: password.into(),
+        })
+        .await
+        .expect("register");
+    client
+        .login(authpb::LoginRequest {
+            username: username.into(),
+            password: password.into(),
+        })
+        .await
+        .expect("login")
+        .into_inner()
+}
+
+/// A TCP proxy to `target` that can be cut (all connections closed, new ones refused
+/// by closing them at once) and restored: the database "goes away" for the service.
+pub struct TcpProxy {
+    pub addr: SocketAddr,
+    up: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let (up, up_rx) = watch::channel(true);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !*up_rx.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let mut down = up_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up, task }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        let _ = self.up.send(up);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The `host:port` of a PostgreSQL URL, for [`TcpProxy::start`].
+pub async fn postgres_addr(url: &str) -> SocketAddr {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[scheme_end..];
+    let host_start = rest.find('@').map_or(0, |i| i + 1);
+    let host_end = rest[host_start..]
+        .find(['/', '?'])
+        .map_or(rest.len(), |i| host_start + i);
+    let mut host = rest[host_start..host_end].to_owned();
+    if !host.contains(':') {
+        host.push_str(":5432");
+    }
+    tokio::net::lookup_host(host)
+        .await
+        .expect("resolve postgres host")
+        .next()
+        .expect("postgres address")
+}
+
+/// Asserts the code, and that the message contains `needle`.
+#[track_caller]
+pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, needle: &str) -> Status {
+    let status = result.expect_err("call should fail");
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    assert!(
+        status.message().contains(needle),
+        "message {:?} does not contain {needle:?}",
+        status.message()
+    );
+    status
+}
+
+/// Generates a "list services" helper for one reflection protocol version; v1 and
+/// v1alpha have the same shape in different modules.
+macro_rules! list_services {
+    ($(#[$doc:meta])* $name:ident, $pb:path) => {
+        $(#[$doc])*
+        pub async fn $name(addr: SocketAddr) -> Vec<String> {
+            use $pb as r;
+            let mut client = r::server_reflection_client::ServerReflectionClient::new(channel(addr).await);
+            let request = r::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(r::server_reflection_request::MessageRequest::ListServices(String::new())),
+            };
+            let mut stream = client
+                .server_reflection_info(tokio_stream::once(request))
+                .await
+                .expect("reflection call")
+                .into_inner();
+            let response = stream.message().await.expect("reflection stream").expect("a response");
+            let Some(r::server_reflection_response::MessageResponse::ListServicesResponse(list)) = response.message_response
+            else {
+                panic!("unexpected reflection response");
+            };
+            let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+            names.sort();
+            names
+        }
+    };
+}
+
+list_services!(
+    /// Services listed by reflection v1alpha (what grpcurl 1.8 uses), sorted.
+    reflected_services,
+    tonic_reflection::pb::v1alpha
+);
+list_services!(
+    /// Services listed by reflection v1, sorted.
+    reflected_services_v1,
+    tonic_reflection::pb::v1
+);

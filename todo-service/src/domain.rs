@@ -1,0 +1,307 @@
+//! Todo values that can only hold what the rules allow, the update-mask rules, and the
+//! page token.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::Mac;
+use uuid::Uuid;
+
+/// A field that broke a rule: the gRPC layer turns it into `INVALID_ARGUMENT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Violation {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 2000;
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// 1 to 200 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
+        let trimmed = s.trim();
+        let len = trimmed.chars().count();
+        if len == 0 || len > TITLE_MAX {
+            return Err(Violation::new(field, format!("must be 1 to {TITLE_MAX} characters after trimming")));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(Violation::new(field, "must not contain control characters"));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Up to 2,000 characters; line breaks and tabs allowed, other control characters not.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
+        if s.chars().count() > DESCRIPTION_MAX {
+            return Err(Violation::new(field, format!("must be at most {DESCRIPTION_MAX} characters")));
+        }
+        if s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(Violation::new(field, "must not contain control characters other than line breaks and tabs"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A todo id from a request.
+pub fn parse_id(field: &'static str, s: &str) -> Result<Uuid, Violation> {
+    if s.is_empty() {
+        return Err(Violation::new(field, "is required"));
+    }
+    // Only the hyphenated form, so the id in a request is the id the service returned.
+    if s.len() != 36 {
+        return Err(Violation::new(field, "must be a UUID"));
+    }
+    Uuid::parse_str(s).map_err(|_| Violation::new(field, "must be a UUID"))
+}
+
+/// The fields an update changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub completed: Option<bool>,
+}
+
+/// The fields of a `Todo` message an update may name.
+pub struct UpdateFields<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub completed: bool,
+}
+
+impl Changes {
+    /// AIP-134: with a mask, exactly the named paths (`*` names all); without one, the
+    /// fields that are set (non-empty, or `completed: true`).
+    pub fn from_mask(fields: UpdateFields<'_>, mask: Option<&[String]>) -> Result<Self, Violation> {
+        let mut changes = Changes::default();
+        match mask {
+            Some(paths) if !paths.is_empty() => {
+                for path in paths {
+                    match path.as_str() {
+                        "title" => changes.title = Some(Title::parse("todo.title", fields.title)?),
+                        "description" => {
+                            changes.description = Some(Description::parse("todo.description", fields.description)?);
+                        }
+                        "completed" => changes.completed = Some(fields.completed),
+                        "*" => {
+                            changes.title = Some(Title::parse("todo.title", fields.title)?);
+                            changes.description = Some(Description::parse("todo.description", fields.description)?);
+                            changes.completed = Some(fields.completed);
+                        }
+                        other => {
+                            let shown: String = other.chars().take(64).collect();
+                            return Err(Violation::new(
+                                "update_mask",
+                                format!("unknown path {shown:?}; allowed: title, description, completed"),
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {
+                if !fields.title.is_empty() {
+                    changes.title = Some(Title::parse("todo.title", fields.title)?);
+                }
+                if !fields.description.is_empty() {
+                    changes.description = Some(Description::parse("todo.description", fields.description)?);
+                }
+                if fields.completed {
+                    changes.completed = Some(true);
+                }
+            }
+        }
+        if changes == Changes::default() {
+            return Err(Violation::new(
+                "update_mask",
+                "nothing to update: set a field, or name it in update_mask to clear it",
+            ));
+        }
+        Ok(changes)
+    }
+}
+
+/// Page size after AIP-158 rules: 0 means the default, larger than the maximum is capped.
+pub fn page_size(requested: i32) -> Result<usize, Violation> {
+    match usize::try_from(requested) {
+        Err(_) => Err(Violation::new("page_size", "must not be negative")),
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
+        Ok(n) => Ok(n.min(MAX_PAGE_SIZE)),
+    }
+}
+
+/// Where the next page starts: after the todo with this creation time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub create_time: i64,
+    pub id: Uuid,
+}
+
+const TOKEN_VERSION: u8 = 1;
+const MAC_LEN: usize = 12;
+const PAYLOAD_LEN: usize = 1 + 1 + 8 + 16;
+
+/// Encodes and checks page tokens. A token is the cursor and the filter it was made
+/// for, with a truncated HMAC: opaque to clients, refused when altered or replayed
+/// against another filter. Queries are scoped to the caller anyway, so a token can never
+/// reveal another user's todos.
+#[derive(Clone)]
+pub struct PageTokens {
+    key: [u8; 32],
+}
+
+fn filter_byte(completed: Option<bool>) -> u8 {
+    match completed {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    }
+}
+
+impl PageTokens {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    fn mac(&self, payload: &[u8]) -> [u8; MAC_LEN] {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(payload);
+        let full = mac.finalize().into_bytes();
+        let mut out = [0u8; MAC_LEN];
+        out.copy_from_slice(&full[..MAC_LEN]);
+        out
+    }
+
+    pub fn encode(&self, cursor: Cursor, completed: Option<bool>) -> String {
+        let mut bytes = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
+        bytes.push(TOKEN_VERSION);
+        bytes.push(filter_byte(completed));
+        bytes.extend_from_slice(&cursor.create_time.to_be_bytes());
+        bytes.extend_from_slice(cursor.id.as_bytes());
+        let mac = self.mac(&bytes);
+        bytes.extend_from_slice(&mac);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// `None` for the first page (empty token).
+    pub fn decode(&self, token: &str, completed: Option<bool>) -> Result<Option<Cursor>, Violation> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || Violation::new("page_token", "is invalid or was made for other list parameters");
+        if token.len() > 64 {
+            return Err(invalid());
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+        if bytes.len() != PAYLOAD_LEN + MAC_LEN {
+            return Err(invalid());
+        }
+        let (payload, mac) = bytes.split_at(PAYLOAD_LEN);
+        let mut check = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).map_err(|_| invalid())?;
+        check.update(payload);
+        check.verify_truncated_left(mac).map_err(|_| invalid())?;
+        if payload[0] != TOKEN_VERSION || payload[1] != filter_byte(completed) {
+            return Err(invalid());
+        }
+        let mut time = [0u8; 8];
+        time.copy_from_slice(&payload[2..10]);
+        let id = Uuid::from_slice(&payload[10..26]).map_err(|_| invalid())?;
+        Ok(Some(Cursor {
+            create_time: i64::from_be_bytes(time),
+            id,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_and_descriptions() {
+        assert_eq!(Title::parse("t", "  buy milk  ").unwrap().as_str(), "buy milk");
+        assert!(Title::parse("t", "   ").is_err());
+        assert!(Title::parse("t", &"é".repeat(200)).is_ok());
+        assert!(Title::parse("t", &"é".repeat(201)).is_err());
+        assert!(Title::parse("t", "a\u{0}b").is_err());
+        assert!(Description::parse("d", "line\nline\ttab").is_ok());
+        assert!(Description::parse("d", "bell\u{7}").is_err());
+        assert!(Description::parse("d", &"x".repeat(2001)).is_err());
+    }
+
+    #[test]
+    fn masks() {
+        let fields = UpdateFields {
+            title: "new",
+            description: "",
+            completed: false,
+        };
+        let mask = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let c = Changes::from_mask(fields_clone(&fields), None).unwrap();
+        assert_eq!((c.title.is_some(), c.description, c.completed), (true, None, None));
+        let c = Changes::from_mask(fields_clone(&fields), Some(&mask(&["completed", "description"]))).unwrap();
+        assert_eq!((c.title, c.description, c.completed), (None, Some(Description::default()), Some(false)));
+        assert!(Changes::from_mask(fields_clone(&fields), Some(&mask(&["owner"]))).is_err());
+        assert!(Changes::from_mask(UpdateFields { title: "", description: "", completed: false }, None).is_err());
+        assert!(Changes::from_mask(fields_clone(&fields), Some(&mask(&["*"]))).is_ok());
+    }
+
+    fn fields_clone<'a>(f: &UpdateFields<'a>) -> UpdateFields<'a> {
+        UpdateFields {
+            title: f.title,
+            description: f.description,
+            completed: f.completed,
+        }
+    }
+
+    #[test]
+    fn page_tokens_round_trip_and_refuse_tampering() {
+        let tokens = PageTokens::new([9; 32]);
+        let cursor = Cursor {
+            create_time: 1_700_000_000_123_456,
+            id: Uuid::now_v7(),
+        };
+        let t = tokens.encode(cursor, Some(true));
+        assert_eq!(tokens.decode(&t, Some(true)).unwrap(), Some(cursor));
+        assert!(tokens.decode(&t, None).is_err(), "other filter");
+        assert!(PageTokens::new([8; 32]).decode(&t, Some(true)).is_err(), "other key");
+        let mut bytes = URL_SAFE_NO_PAD.decode(&t).unwrap();
+        bytes[5] ^= 1;
+        assert!(tokens.decode(&URL_SAFE_NO_PAD.encode(bytes), Some(true)).is_err());
+        assert!(tokens.decode("garbage!", None).is_err());
+        assert_eq!(tokens.decode("", None).unwrap(), None);
+    }
+
+    #[test]
+    fn page_sizes() {
+        assert_eq!(page_size(0).unwrap(), DEFAULT_PAGE_SIZE);
+        assert_eq!(page_size(20).unwrap(), 20);
+        assert_eq!(page_size(5000).unwrap(), MAX_PAGE_SIZE);
+        assert!(page_size(-1).is_err());
+    }
+}

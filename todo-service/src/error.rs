@@ -1,0 +1,42 @@
+//! The one error type of the todo-service, and the one place it becomes a `Status`.
+
+use tonic::Status;
+
+use crate::domain::Violation;
+
+/// What can go wrong in a todo call. Each variant's doc names the gRPC code it becomes.
+#[derive(Debug, thiserror::Error)]
+pub enum TodoError {
+    /// `INVALID_ARGUMENT`, naming the field and the rule.
+    #[error("{}: {}", .0.field, .0.reason)]
+    InvalidArgument(Violation),
+    /// `NOT_FOUND`: absent, or another user's.
+    #[error("todo not found")]
+    NotFound,
+    /// `UNAVAILABLE` when the database cannot be reached, `INTERNAL` otherwise.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// `INTERNAL`; the detail is logged, not returned.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<Violation> for TodoError {
+    fn from(v: Violation) -> Self {
+        Self::InvalidArgument(v)
+    }
+}
+
+impl From<TodoError> for Status {
+    fn from(e: TodoError) -> Self {
+        match e {
+            TodoError::InvalidArgument(v) => common::status::invalid_argument(v.field, &v.reason),
+            TodoError::NotFound => Status::not_found(e.to_string()),
+            TodoError::Database(db) => common::db::status(db),
+            TodoError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! todo-service: `todo.v1.TodoService`.
+//!
+//! # Layout
+//! - [`config`]: flags and environment.
+//! - [`startup`]: builds the server ([`Application`]) from config.
+//! - [`interceptor`]: verifies the bearer JWT on every call.
+//! - [`grpc`]: the handlers: convert, call, map errors.
+//! - [`domain`]: titles, descriptions, update masks, page tokens: only valid values.
+//! - [`store`]: every SQL statement, each scoped to the caller.
+//! - [`error`]: the error enum and its mapping to gRPC status codes.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod interceptor;
+pub mod startup;
+pub mod store;
+
+pub use config::Config;
+pub use common::server::{Application, StartupError};
+pub use startup::SERVICE_NAME;

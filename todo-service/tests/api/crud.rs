@@ -1,0 +1,256 @@
+use prost_types::FieldMask;
+use testkit::{Backend, bearer, both_backends};
+use todo_grpc_proto::todo::v1 as pb;
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+use crate::helpers::{assert_status, spawn_pair};
+
+fn mask(paths: &[&str]) -> Option<FieldMask> {
+    Some(FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
+}
+
+both_backends!(
+    crud_round_trip,
+    users_never_see_each_others_todos,
+    update_masks_follow_aip_134,
+    input_limits,
+    health_and_reflection_need_no_token,
+);
+
+async fn crud_round_trip(backend: Backend) {
+    let mut app = spawn_pair(backend).await;
+    let alice = app.user("alice").await;
+    let created = app
+        .todo
+        .create_todo(bearer(
+            pb::CreateTodoRequest {
+                title: "  buy milk  ".into(),
+                description: "two litres".into(),
+            },
+            &alice.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.title, "buy milk", "title is trimmed");
+    assert_eq!(created.description, "two litres");
+    assert!(!created.completed);
+    assert!(uuid::Uuid::parse_str(&created.id).is_ok());
+    assert_eq!(created.create_time, created.update_time);
+
+    let got = app
+        .todo
+        .get_todo(bearer(pb::GetTodoRequest { id: created.id.clone() }, &alice.token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got, created);
+
+    let updated = app
+        .todo
+        .update_todo(bearer(
+            pb::UpdateTodoRequest {
+                todo: Some(pb::Todo {
+                    id: created.id.clone(),
+                    completed: true,
+                    ..Default::default()
+                }),
+                update_mask: mask(&["completed"]),
+            },
+            &alice.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(updated.completed);
+    assert_eq!(updated.title, "buy milk");
+    let at = |t: &Option<prost_types::Timestamp>| t.as_ref().map(|t| (t.seconds, t.nanos)).unwrap();
+    assert!(at(&updated.update_time) >= at(&created.update_time));
+    assert_eq!(updated.create_time, created.create_time);
+
+    let (all, _) = app.list_all(&alice, 0, None).await;
+    assert_eq!(all, vec![updated.clone()]);
+
+    app.todo
+        .delete_todo(bearer(pb::DeleteTodoRequest { id: created.id.clone() }, &alice.token))
+        .await
+        .unwrap();
+    assert_status(
+        app.todo
+            .get_todo(bearer(pb::GetTodoRequest { id: created.id.clone() }, &alice.token))
+            .await,
+        Code::NotFound,
+        "not found",
+    );
+    assert_status(
+        app.todo
+            .delete_todo(bearer(pb::DeleteTodoRequest { id: created.id }, &alice.token))
+            .await,
+        Code::NotFound,
+        "not found",
+    );
+}
+
+async fn users_never_see_each_others_todos(backend: Backend) {
+    let mut app = spawn_pair(backend).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    assert_ne!(alice.id, bob.id);
+    let hers = app.create(&alice, "alice's secret plan").await;
+    let his = app.create(&bob, "bob's list").await;
+
+    assert_status(
+        app.todo.get_todo(bearer(pb::GetTodoRequest { id: hers.id.clone() }, &bob.token)).await,
+        Code::NotFound,
+        "not found",
+    );
+    assert_status(
+        app.todo
+            .update_todo(bearer(
+                pb::UpdateTodoRequest {
+                    todo: Some(pb::Todo {
+                        id: hers.id.clone(),
+                        title: "pwned".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: None,
+                },
+                &bob.token,
+            ))
+            .await,
+        Code::NotFound,
+        "not found",
+    );
+    assert_status(
+        app.todo.delete_todo(bearer(pb::DeleteTodoRequest { id: hers.id.clone() }, &bob.token)).await,
+        Code::NotFound,
+        "not found",
+    );
+    let (bobs, _) = app.list_all(&bob, 0, None).await;
+    assert_eq!(bobs, vec![his]);
+    for completed in [Some(false), Some(true)] {
+        let (bobs, _) = app.list_all(&bob, 0, completed).await;
+        assert!(bobs.iter().all(|t| t.id != hers.id));
+    }
+    // Alice's todo is untouched by all of that.
+    let still = app
+        .todo
+        .get_todo(bearer(pb::GetTodoRequest { id: hers.id.clone() }, &alice.token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(still, hers);
+}
+
+async fn update_masks_follow_aip_134(backend: Backend) {
+    let mut app = spawn_pair(backend).await;
+    let carol = app.user("carol").await;
+    let todo = app
+        .todo
+        .create_todo(bearer(
+            pb::CreateTodoRequest {
+                title: "original".into(),
+                description: "keep me".into(),
+            },
+            &carol.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let update = |title: &str, description: &str, completed: bool, paths: Option<&[&str]>| {
+        let request = bearer(
+            pb::UpdateTodoRequest {
+                todo: Some(pb::Todo {
+                    id: todo.id.clone(),
+                    title: title.into(),
+                    description: description.into(),
+                    completed,
+                    ..Default::default()
+                }),
+                update_mask: paths.and_then(mask),
+            },
+            &carol.token,
+        );
+        let mut client = app.todo.clone();
+        async move { client.update_todo(request).await.map(|r| r.into_inner()) }
+    };
+
+    // A mask names exactly what changes, even to an empty value.
+    let t = update("renamed", "ignored", true, Some(&["title"])).await.unwrap();
+    assert_eq!((t.title.as_str(), t.description.as_str(), t.completed), ("renamed", "keep me", false));
+    let t = update("", "", false, Some(&["description"])).await.unwrap();
+    assert_eq!((t.title.as_str(), t.description.as_str()), ("renamed", ""));
+    // No mask: the fields that are set.
+    let t = update("", "new description", true, None).await.unwrap();
+    assert_eq!((t.title.as_str(), t.description.as_str(), t.completed), ("renamed", "new description", true));
+    let t = update("", "", false, Some(&["completed"])).await.unwrap();
+    assert!(!t.completed);
+    // `*`: full replacement.
+    let t = update("all new", "", true, Some(&["*"])).await.unwrap();
+    assert_eq!((t.title.as_str(), t.description.as_str(), t.completed), ("all new", "", true));
+
+    assert_status(update("x", "", false, Some(&["owner"])).await, Code::InvalidArgument, "update_mask");
+    assert_status(update("", "", false, Some(&["title"])).await, Code::InvalidArgument, "todo.title");
+    assert_status(update("", "", false, None).await, Code::InvalidArgument, "nothing to update");
+    assert_status(
+        app.todo
+            .update_todo(bearer(pb::UpdateTodoRequest::default(), &carol.token))
+            .await,
+        Code::InvalidArgument,
+        "todo",
+    );
+}
+
+async fn input_limits(backend: Backend) {
+    let mut app = spawn_pair(backend).await;
+    let dave = app.user("dave").await;
+    let create = |title: String, description: String| {
+        bearer(pb::CreateTodoRequest { title, description }, &dave.token)
+    };
+    for (title, description, field) in [
+        (String::new(), String::new(), "title"),
+        ("   ".to_owned(), String::new(), "title"),
+        ("t".repeat(201), String::new(), "title"),
+        ("bell\u{7}".to_owned(), String::new(), "title"),
+        ("ok".to_owned(), "d".repeat(2001), "description"),
+    ] {
+        let status = assert_status(app.todo.create_todo(create(title, description)).await, Code::InvalidArgument, field);
+        assert!(status.message().starts_with(field), "{}", status.message());
+    }
+    // At the limits exactly: accepted, counted in characters.
+    app.todo.create_todo(create("é".repeat(200), "é".repeat(2000))).await.unwrap();
+    // Over the message-size limit: refused before it is read.
+    let status = app
+        .todo
+        .create_todo(create("big".into(), "x".repeat(64 * 1024)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    for id in ["", "not-a-uuid", "00000000000000000000000000000000"] {
+        assert_status(
+            app.todo.get_todo(bearer(pb::GetTodoRequest { id: id.into() }, &dave.token)).await,
+            Code::InvalidArgument,
+            "id",
+        );
+    }
+    assert_status(
+        app.todo
+            .get_todo(bearer(pb::GetTodoRequest { id: uuid::Uuid::new_v4().to_string() }, &dave.token))
+            .await,
+        Code::NotFound,
+        "not found",
+    );
+}
+
+async fn health_and_reflection_need_no_token(backend: Backend) {
+    let app = spawn_pair(backend).await;
+    let addr = app.todo_server.addr;
+    testkit::wait_health(addr, "", ServingStatus::Serving).await;
+    testkit::wait_health(addr, todo_service::SERVICE_NAME, ServingStatus::Serving).await;
+    let services = testkit::reflected_services(addr).await;
+    assert!(services.contains(&"todo.v1.TodoService".to_owned()), "{services:?}");
+    assert!(!services.iter().any(|s| s.starts_with("auth.")), "{services:?}");
+}

@@ -1,0 +1,122 @@
+use testkit::{Backend, Running, TestDb};
+use todo_grpc_proto::{
+    auth::v1::auth_service_client::AuthServiceClient,
+    todo::v1::{self as pb, todo_service_client::TodoServiceClient},
+};
+use tonic::transport::Channel;
+
+pub use testkit::assert_status;
+
+/// An auth-service and a todo-service sharing the test secret, each with its own database.
+pub struct TestPair {
+    pub auth: AuthServiceClient<Channel>,
+    pub todo: TodoServiceClient<Channel>,
+    pub todo_server: Running,
+    _auth_server: Running,
+    _dbs: (TestDb, TestDb),
+}
+
+/// A signed-in user.
+pub struct User {
+    pub token: String,
+    pub id: String,
+}
+
+pub async fn spawn_pair(backend: Backend) -> TestPair {
+    let auth_db = TestDb::new(backend).await;
+    let todo_db = TestDb::new(backend).await;
+    let auth_server = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
+    let todo_server = spawn_todo(todo_config(&todo_db.url)).await;
+    TestPair {
+        auth: testkit::auth_client(auth_server.addr).await,
+        todo: TodoServiceClient::new(testkit::channel(todo_server.addr).await),
+        todo_server,
+        _auth_server: auth_server,
+        _dbs: (auth_db, todo_db),
+    }
+}
+
+pub fn todo_config(db_url: &str) -> todo_service::Config {
+    use clap::Parser;
+    let mut config = todo_service::Config::parse_from(["todo-service", "--jwt-secret", testkit::TEST_SECRET]);
+    config.listen_addr = "127.0.0.1:0".parse().unwrap();
+    config.database_url = db_url.to_owned();
+    config.jwt.jwt_secret_file = None;
+    config.jwt.jwt_previous_secrets = vec![];
+    config.jwt.jwt_issuer = "todo-grpc-auth".into();
+    config.jwt.jwt_audience = "todo-grpc".into();
+    config
+}
+
+pub async fn spawn_todo(config: todo_service::Config) -> Running {
+    let app = todo_service::startup::build(config).await.expect("todo-service starts");
+    let addr = app.local_addr();
+    let running = testkit::run(addr, |rx| async move {
+        let _ = app
+            .run_until_stopped(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    testkit::wait_serving(addr, todo_service::SERVICE_NAME).await;
+    running
+}
+
+impl TestPair {
+    /// Registers and logs in `name` at the auth-service.
+    pub async fn user(&mut self, name: &str) -> User {
+        let pair = testkit::register_and_login(&mut self.auth, name, "a good long password").await;
+        let me = self
+            .auth
+            .get_me(testkit::bearer(todo_grpc_proto::auth::v1::GetMeRequest {}, &pair.access_token))
+            .await
+            .unwrap()
+            .into_inner();
+        User {
+            token: pair.access_token,
+            id: me.id,
+        }
+    }
+
+    pub async fn create(&mut self, user: &User, title: &str) -> pb::Todo {
+        self.todo
+            .create_todo(testkit::bearer(
+                pb::CreateTodoRequest {
+                    title: title.into(),
+                    description: String::new(),
+                },
+                &user.token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// Every page of the user's list, following next_page_token.
+    pub async fn list_all(&mut self, user: &User, page_size: i32, completed: Option<bool>) -> (Vec<pb::Todo>, usize) {
+        let mut all = Vec::new();
+        let mut token = String::new();
+        let mut pages = 0;
+        loop {
+            let page = self
+                .todo
+                .list_todos(testkit::bearer(
+                    pb::ListTodosRequest {
+                        page_size,
+                        page_token: token.clone(),
+                        completed,
+                    },
+                    &user.token,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            pages += 1;
+            all.extend(page.todos);
+            if page.next_page_token.is_empty() {
+                return (all, pages);
+            }
+            token = page.next_page_token;
+        }
+    }
+}

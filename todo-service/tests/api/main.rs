@@ -1,0 +1,8 @@
+//! todo-service end to end, with a real auth-service beside it: register and log in at
+//! the auth-service, use the token at the todo-service. Fresh databases per test
+//! (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set).
+
+mod crud;
+mod helpers;
+mod paging;
+mod tokens;
