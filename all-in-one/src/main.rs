@@ -59,7 +59,10 @@ async fn main() -> std::process::ExitCode {
     todo.jwt = auth.jwt.clone();
     todo.server.cors_allowed_origins = args.cors_allowed_origins.clone();
 
-    let (auth_app, todo_app) = match tokio::try_join!(auth_service::startup::build(auth), todo_service::startup::build(todo)) {
+    let (auth_app, todo_app) = match tokio::try_join!(
+        auth_service::startup::build(auth),
+        todo_service::startup::build(todo)
+    ) {
         Ok(apps) => apps,
         Err(e) => {
             tracing::error!("cannot start: {e}");
@@ -70,7 +73,11 @@ async fn main() -> std::process::ExitCode {
     println!(
         "\n  auth-service  {auth_addr}   (auth.v1.AuthService)\n  todo-service  {todo_addr}   (todo.v1.TodoService)\n  data          {}\n{}\n  Try:\n    grpcurl -plaintext -d '{{\"username\":\"alice\",\"password\":\"correct horse battery\"}}' {auth_addr} auth.v1.AuthService/Register\n\n  Ctrl-C stops both.\n",
         args.data_dir.display(),
-        if args.jwt_secret.is_none() { "  secret        random for this run (set JWT_SECRET to keep tokens valid across restarts)\n" } else { "" },
+        if args.jwt_secret.is_none() {
+            "  secret        random for this run (set JWT_SECRET to keep tokens valid across restarts)\n"
+        } else {
+            ""
+        },
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);

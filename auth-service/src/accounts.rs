@@ -37,7 +37,12 @@ fn micros(d: Duration) -> i64 {
 }
 
 impl Accounts {
-    pub fn new(store: Store, hasher: Hasher, tokens: Arc<AccessTokens>, refresh_ttl: Duration) -> Self {
+    pub fn new(
+        store: Store,
+        hasher: Hasher,
+        tokens: Arc<AccessTokens>,
+        refresh_ttl: Duration,
+    ) -> Self {
         Self {
             store,
             hasher,
@@ -46,7 +51,11 @@ impl Accounts {
         }
     }
 
-    pub async fn register(&self, username: Username, password: Password) -> Result<UserRecord, AuthError> {
+    pub async fn register(
+        &self,
+        username: Username,
+        password: Password,
+    ) -> Result<UserRecord, AuthError> {
         // Hash before looking at the name, so a taken name costs the same time.
         let password_hash = self.hasher.hash(password).await?;
         let user = UserRecord {
@@ -75,13 +84,23 @@ impl Accounts {
         let refresh = RefreshToken::generate();
         let now = now_micros();
         self.store
-            .create_session(user.id, &refresh.hash(), now, now.saturating_add(micros(self.refresh_ttl)))
+            .create_session(
+                user.id,
+                &refresh.hash(),
+                now,
+                now.saturating_add(micros(self.refresh_ttl)),
+            )
             .await?;
         tracing::info!(user_id = %user.id, "login");
         self.session(user.id, &user.username, refresh)
     }
 
-    fn session(&self, user_id: Uuid, username: &str, refresh: RefreshToken) -> Result<Session, AuthError> {
+    fn session(
+        &self,
+        user_id: Uuid,
+        username: &str,
+        refresh: RefreshToken,
+    ) -> Result<Session, AuthError> {
         let access = self
             .tokens
             .issue(user_id, username)
@@ -100,7 +119,11 @@ impl Accounts {
         let new = RefreshToken::generate();
         let now = now_micros();
         let expire = now.saturating_add(micros(self.refresh_ttl));
-        match self.store.rotate(&old.hash(), &new.hash(), now, expire).await? {
+        match self
+            .store
+            .rotate(&old.hash(), &new.hash(), now, expire)
+            .await?
+        {
             Rotation::Rotated { user_id, username } => self.session(user_id, &username, new),
             Rotation::Reused => {
                 tracing::warn!("refresh token reused: session revoked");
@@ -114,7 +137,9 @@ impl Accounts {
     /// so logout cannot be used to probe tokens.
     pub async fn logout(&self, presented: &str) -> Result<(), AuthError> {
         if let Some(token) = RefreshToken::parse(presented) {
-            self.store.revoke_session_of(&token.hash(), now_micros()).await?;
+            self.store
+                .revoke_session_of(&token.hash(), now_micros())
+                .await?;
         }
         Ok(())
     }
@@ -132,16 +157,31 @@ impl Accounts {
             .ok_or_else(|| AuthError::Unauthenticated("user no longer exists".into()))
     }
 
-    pub async fn change_password(&self, caller: &AuthUser, current: Password, new: Password) -> Result<(), AuthError> {
+    pub async fn change_password(
+        &self,
+        caller: &AuthUser,
+        current: Password,
+        new: Password,
+    ) -> Result<(), AuthError> {
         if current.expose() == new.expose() {
-            return Err(crate::domain::Violation::new("new_password", "must differ from the current password").into());
+            return Err(crate::domain::Violation::new(
+                "new_password",
+                "must differ from the current password",
+            )
+            .into());
         }
         let user = self.me(caller).await?;
-        if !self.hasher.verify(current, Some(user.password_hash)).await? {
+        if !self
+            .hasher
+            .verify(current, Some(user.password_hash))
+            .await?
+        {
             return Err(crate::domain::Violation::new("current_password", "is incorrect").into());
         }
         let hash = self.hasher.hash(new).await?;
-        self.store.change_password(user.id, &hash, now_micros()).await?;
+        self.store
+            .change_password(user.id, &hash, now_micros())
+            .await?;
         tracing::info!(user_id = %user.id, "password changed; all sessions revoked");
         Ok(())
     }

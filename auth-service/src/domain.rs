@@ -34,7 +34,7 @@ pub struct Username(String);
 impl Username {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
         let len = s.chars().count();
-        if len < USERNAME_MIN || len > USERNAME_MAX {
+        if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
             return Err(Violation::new(
                 field,
                 format!("must be {USERNAME_MIN} to {USERNAME_MAX} characters"),
@@ -70,7 +70,7 @@ impl Password {
     /// Checks the length rules for a new password.
     pub fn parse_new(field: &'static str, s: String) -> Result<Self, Violation> {
         let len = s.chars().count();
-        if len < PASSWORD_MIN || len > PASSWORD_MAX {
+        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&len) {
             return Err(Violation::new(
                 field,
                 format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
@@ -86,7 +86,10 @@ impl Password {
             return Err(Violation::new(field, "is required"));
         }
         if s.chars().count() > PASSWORD_MAX {
-            return Err(Violation::new(field, format!("must be at most {PASSWORD_MAX} characters")));
+            return Err(Violation::new(
+                field,
+                format!("must be at most {PASSWORD_MAX} characters"),
+            ));
         }
         Ok(Self(SecretString::from(s)))
     }
@@ -119,7 +122,8 @@ impl RefreshToken {
     /// A token presented by a caller. `None` when it cannot be one of ours (the caller
     /// gets the same answer as for an unknown token).
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = s.len() == REFRESH_TOKEN_LEN && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32);
+        let ok =
+            s.len() == REFRESH_TOKEN_LEN && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32);
         ok.then(|| Self(SecretString::from(s.to_owned())))
     }
 
@@ -149,7 +153,16 @@ mod tests {
         for ok in ["bob", "Alice_1", "a.b-c", &"x".repeat(32)] {
             assert!(Username::parse("username", ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "", &"x".repeat(33), "bob smith", "bøb", "bob\n", "a/b", "bob\0"] {
+        for bad in [
+            "ab",
+            "",
+            &"x".repeat(33),
+            "bob smith",
+            "bøb",
+            "bob\n",
+            "a/b",
+            "bob\0",
+        ] {
             assert!(Username::parse("username", bad).is_err(), "{bad:?}");
         }
         assert_eq!(Username::parse("username", "BoB").unwrap().key(), "bob");
@@ -161,7 +174,13 @@ mod tests {
         assert!(Password::parse_new("password", "12345678".into()).is_ok());
         assert!(Password::parse_new("password", "é".repeat(128)).is_ok());
         assert!(Password::parse_new("password", "é".repeat(129)).is_err());
-        assert!(!format!("{:?}", Password::parse_new("p", "hunter2hunter2".into()).unwrap()).contains("hunter"));
+        assert!(
+            !format!(
+                "{:?}",
+                Password::parse_new("p", "hunter2hunter2".into()).unwrap()
+            )
+            .contains("hunter")
+        );
     }
 
     #[test]

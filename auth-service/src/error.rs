@@ -44,7 +44,9 @@ impl From<AuthError> for Status {
         match e {
             AuthError::InvalidArgument(v) => common::status::invalid_argument(v.field, &v.reason),
             AuthError::UsernameTaken => Status::already_exists(e.to_string()),
-            AuthError::InvalidCredentials | AuthError::InvalidRefreshToken => Status::unauthenticated(e.to_string()),
+            AuthError::InvalidCredentials | AuthError::InvalidRefreshToken => {
+                Status::unauthenticated(e.to_string())
+            }
             AuthError::Unauthenticated(msg) => Status::unauthenticated(msg),
             AuthError::Overloaded => Status::resource_exhausted(e.to_string()),
             AuthError::Database(db) => common::db::status(db),

@@ -54,14 +54,19 @@ fn token_field<'a>(field: &'static str, value: &'a str) -> Result<&'a str, AuthE
         return Err(Violation::new(field, "is required").into());
     }
     if value.len() > MAX_TOKEN_FIELD {
-        return Err(Violation::new(field, format!("must be at most {MAX_TOKEN_FIELD} bytes")).into());
+        return Err(
+            Violation::new(field, format!("must be at most {MAX_TOKEN_FIELD} bytes")).into(),
+        );
     }
     Ok(value)
 }
 
 #[tonic::async_trait]
 impl AuthService for AuthGrpc {
-    async fn register(&self, request: Request<pb::RegisterRequest>) -> Result<Response<pb::RegisterResponse>, Status> {
+    async fn register(
+        &self,
+        request: Request<pb::RegisterRequest>,
+    ) -> Result<Response<pb::RegisterResponse>, Status> {
         let req = request.into_inner();
         let username = Username::parse("username", &req.username).map_err(AuthError::from)?;
         let password = Password::parse_new("password", req.password).map_err(AuthError::from)?;
@@ -71,7 +76,10 @@ impl AuthService for AuthGrpc {
         }))
     }
 
-    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::TokenPair>, Status> {
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::TokenPair>, Status> {
         let req = request.into_inner();
         if req.username.is_empty() {
             return Err(AuthError::from(Violation::new("username", "is required")).into());
@@ -84,7 +92,10 @@ impl AuthService for AuthGrpc {
         Ok(Response::new(pair(session)))
     }
 
-    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::TokenPair>, Status> {
+    async fn refresh(
+        &self,
+        request: Request<pb::RefreshRequest>,
+    ) -> Result<Response<pb::TokenPair>, Status> {
         let req = request.into_inner();
         let token = token_field("refresh_token", &req.refresh_token)?;
         let session = self.accounts.refresh(token).await?;
@@ -112,22 +123,32 @@ impl AuthService for AuthGrpc {
         }))
     }
 
-    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::User>, Status> {
+    async fn get_me(
+        &self,
+        request: Request<pb::GetMeRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let caller = self.caller(&request)?;
         let user = self.accounts.me(&caller).await?;
         Ok(Response::new(user_to_pb(&user)))
     }
 
-    async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Result<Response<()>, Status> {
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<()>, Status> {
         let caller = self.caller(&request)?;
         let req = request.into_inner();
-        let current = Password::parse_given("current_password", req.current_password).map_err(AuthError::from)?;
+        let current = Password::parse_given("current_password", req.current_password)
+            .map_err(AuthError::from)?;
         let new = Password::parse_new("new_password", req.new_password).map_err(AuthError::from)?;
         self.accounts.change_password(&caller, current, new).await?;
         Ok(Response::new(()))
     }
 
-    async fn logout_all(&self, request: Request<pb::LogoutAllRequest>) -> Result<Response<()>, Status> {
+    async fn logout_all(
+        &self,
+        request: Request<pb::LogoutAllRequest>,
+    ) -> Result<Response<()>, Status> {
         let caller = self.caller(&request)?;
         self.accounts.logout_all(&caller).await?;
         Ok(Response::new(()))

@@ -19,6 +19,6 @@ pub mod password;
 pub mod startup;
 pub mod store;
 
-pub use config::Config;
 pub use common::server::{Application, StartupError};
+pub use config::Config;
 pub use startup::SERVICE_NAME;

@@ -44,9 +44,18 @@ pub struct Hasher {
 }
 
 impl Hasher {
-    pub fn new(params: HashParams, max_concurrent: usize, queue_timeout: Duration) -> Result<Self, AuthError> {
-        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
+    pub fn new(
+        params: HashParams,
+        max_concurrent: usize,
+        queue_timeout: Duration,
+    ) -> Result<Self, AuthError> {
+        let params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = argon2
             .hash_password(b"dummy password for unknown users")
@@ -61,7 +70,10 @@ impl Hasher {
     }
 
     /// Runs `f` on the blocking pool once a hashing slot is free.
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static) -> Result<T, AuthError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
         let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| AuthError::Overloaded)?
@@ -78,21 +90,31 @@ impl Hasher {
 
     /// A PHC string for a new password.
     pub async fn hash(&self, password: Password) -> Result<String, AuthError> {
-        self.run(move |argon2| argon2.hash_password(password.expose().as_bytes()).map(|h| h.to_string()))
-            .await?
-            .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
+        self.run(move |argon2| {
+            argon2
+                .hash_password(password.expose().as_bytes())
+                .map(|h| h.to_string())
+        })
+        .await?
+        .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
     }
 
     /// Whether `password` matches `stored`. With no stored hash (unknown user) it checks
     /// against the dummy hash and answers `false`, taking the same time.
-    pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool, AuthError> {
+    pub async fn verify(
+        &self,
+        password: Password,
+        stored: Option<String>,
+    ) -> Result<bool, AuthError> {
         let known = stored.is_some();
         let phc: String = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matched = self
             .run(move |argon2| match PasswordHash::new(&phc) {
                 // The parameters stored in the PHC string are used, so hashes made
                 // with older parameters keep verifying.
-                Ok(parsed) => argon2.verify_password(password.expose().as_bytes(), &parsed).is_ok(),
+                Ok(parsed) => argon2
+                    .verify_password(password.expose().as_bytes(), &parsed)
+                    .is_ok(),
                 Err(_) => false,
             })
             .await?;
@@ -113,10 +135,25 @@ mod tests {
         let hasher = Hasher::new(HashParams::default(), 2, Duration::from_secs(5)).unwrap();
         let phc = hasher.hash(pw("correct horse")).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(hasher.verify(pw("correct horse"), Some(phc.clone())).await.unwrap());
-        assert!(!hasher.verify(pw("wrong horse"), Some(phc.clone())).await.unwrap());
+        assert!(
+            hasher
+                .verify(pw("correct horse"), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(pw("wrong horse"), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify(pw("correct horse"), None).await.unwrap());
-        assert!(!hasher.verify(pw("x"), Some("not a phc string".into())).await.unwrap());
+        assert!(
+            !hasher
+                .verify(pw("x"), Some("not a phc string".into()))
+                .await
+                .unwrap()
+        );
         // Salted: the same password twice gives two hashes.
         assert_ne!(hasher.hash(pw("correct horse")).await.unwrap(), phc);
     }
@@ -125,6 +162,9 @@ mod tests {
     async fn full_queue_fails_fast() {
         let hasher = Hasher::new(HashParams::default(), 1, Duration::from_millis(1)).unwrap();
         let _held = hasher.permits.clone().acquire_owned().await.unwrap();
-        assert!(matches!(hasher.hash(pw("whatever1")).await, Err(AuthError::Overloaded)));
+        assert!(matches!(
+            hasher.hash(pw("whatever1")).await,
+            Err(AuthError::Overloaded)
+        ));
     }
 }

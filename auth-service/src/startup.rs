@@ -53,10 +53,17 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         config.hash_queue_timeout,
     )
     .map_err(|e| StartupError::Other(e.to_string()))?;
-    let accounts = Accounts::new(Store::new(pool.clone()), hasher, tokens.clone(), config.refresh_token_ttl);
-    let service = AuthServiceServer::new(AuthGrpc::new(accounts, tokens)).max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let accounts = Accounts::new(
+        Store::new(pool.clone()),
+        hasher,
+        tokens.clone(),
+        config.refresh_token_ttl,
+    );
+    let service = AuthServiceServer::new(AuthGrpc::new(accounts, tokens))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
-    let (routes, reporter) = server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
+    let (routes, reporter) =
+        server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
     let app = Application::bind(
         SERVICE_NAME,
         (routes.add_service(service), reporter),

@@ -34,7 +34,8 @@ pub struct Store {
 fn user_from_row(row: &AnyRow) -> Result<UserRecord, AuthError> {
     let id: String = row.try_get("id")?;
     Ok(UserRecord {
-        id: Uuid::parse_str(&id).map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
+        id: Uuid::parse_str(&id)
+            .map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
         username: row.try_get("username")?,
         password_hash: row.try_get("password_hash")?,
         create_time: row.try_get("create_time")?,
@@ -51,7 +52,11 @@ impl Store {
     }
 
     /// Inserts a user; `UsernameTaken` if the case-folded name exists.
-    pub async fn create_user(&self, user: &UserRecord, username_key: &str) -> Result<(), AuthError> {
+    pub async fn create_user(
+        &self,
+        user: &UserRecord,
+        username_key: &str,
+    ) -> Result<(), AuthError> {
         sqlx::query(
             "INSERT INTO users (id, username, username_key, password_hash, create_time, update_time) \
              VALUES ($1, $2, $3, $4, $5, $5)",
@@ -84,10 +89,11 @@ impl Store {
     }
 
     pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, AuthError> {
-        let row = sqlx::query("SELECT id, username, password_hash, create_time FROM users WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, username, password_hash, create_time FROM users WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -124,7 +130,13 @@ impl Store {
     /// in one transaction. The conditional UPDATE is the arbiter: of concurrent calls
     /// with the same token, exactly one sees the row unused (PostgreSQL re-checks the
     /// condition after the row lock; SQLite serialises writers).
-    pub async fn rotate(&self, old_hash: &str, new_hash: &str, now: i64, expire_time: i64) -> Result<Rotation, AuthError> {
+    pub async fn rotate(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+        expire_time: i64,
+    ) -> Result<Rotation, AuthError> {
         let mut tx = common::db::begin_write(&self.pool).await?;
         let claimed = sqlx::query(
             "UPDATE refresh_tokens SET use_time = $1 \
@@ -156,7 +168,8 @@ impl Store {
             tx.commit().await?;
             let id: String = user.try_get("id")?;
             return Ok(Rotation::Rotated {
-                user_id: Uuid::parse_str(&id).map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
+                user_id: Uuid::parse_str(&id)
+                    .map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
                 username: user.try_get("username")?,
             });
         }
@@ -192,7 +205,12 @@ impl Store {
     }
 
     /// Revokes every open session of the user.
-    pub async fn revoke_all_sessions(&self, user_id: Uuid, now: i64, reason: &str) -> Result<u64, AuthError> {
+    pub async fn revoke_all_sessions(
+        &self,
+        user_id: Uuid,
+        now: i64,
+        reason: &str,
+    ) -> Result<u64, AuthError> {
         let done = sqlx::query(
             "UPDATE sessions SET revoke_time = $1, revoke_reason = $2 WHERE user_id = $3 AND revoke_time IS NULL",
         )
@@ -205,7 +223,12 @@ impl Store {
     }
 
     /// Replaces the password hash and revokes every session, atomically.
-    pub async fn change_password(&self, user_id: Uuid, password_hash: &str, now: i64) -> Result<(), AuthError> {
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<(), AuthError> {
         let mut tx = common::db::begin_write(&self.pool).await?;
         sqlx::query("UPDATE users SET password_hash = $1, update_time = $2 WHERE id = $3")
             .bind(password_hash)

@@ -15,7 +15,12 @@ pub struct JwtArgs {
     #[arg(long, env = "JWT_SECRET_FILE", conflicts_with = "jwt_secret")]
     pub jwt_secret_file: Option<PathBuf>,
     /// Comma-separated secrets still accepted for verification during a key rotation.
-    #[arg(long, env = "JWT_PREVIOUS_SECRETS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "JWT_PREVIOUS_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub jwt_previous_secrets: Vec<String>,
     /// `iss` claim issued and required.
     #[arg(long, env = "JWT_ISSUER", default_value = "todo-grpc-auth")]
@@ -28,7 +33,10 @@ pub struct JwtArgs {
 impl std::fmt::Debug for JwtArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtArgs")
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("jwt_secret_file", &self.jwt_secret_file)
             .field("jwt_previous_secrets", &self.jwt_previous_secrets.len())
             .field("jwt_issuer", &self.jwt_issuer)
@@ -48,9 +56,15 @@ pub enum ConfigError {
     #[error("JWT_SECRET is too short: {0} (for example: openssl rand -base64 48)")]
     ShortSecret(SecretTooShort),
     #[error("JWT_PREVIOUS_SECRETS entry {index} is too short: {source}")]
-    ShortPreviousSecret { index: usize, source: SecretTooShort },
+    ShortPreviousSecret {
+        index: usize,
+        source: SecretTooShort,
+    },
     #[error("cannot read JWT_SECRET_FILE {path}: {source}")]
-    SecretFile { path: PathBuf, source: std::io::Error },
+    SecretFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -125,7 +139,10 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(parse_duration("30d").unwrap(), Duration::from_secs(30 * 86400));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(30 * 86400)
+        );
         assert!(parse_duration("soon").is_err());
     }
 
@@ -141,8 +158,14 @@ mod tests {
 
     #[test]
     fn secrets_are_checked_and_not_echoed() {
-        assert!(matches!(args(None).secrets(), Err(ConfigError::MissingSecret)));
-        let err = args(Some("short-secret-value")).secrets().unwrap_err().to_string();
+        assert!(matches!(
+            args(None).secrets(),
+            Err(ConfigError::MissingSecret)
+        ));
+        let err = args(Some("short-secret-value"))
+            .secrets()
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("short-secret-value"), "{err}");
         assert!(args(Some(&"k".repeat(32))).secrets().is_ok());
         assert!(!format!("{:?}", args(Some("hidden-secret"))).contains("hidden-secret"));
@@ -155,7 +178,10 @@ mod tests {
         let mut a = args(None);
         a.jwt_secret_file = Some(dir.clone());
         let (secret, _) = a.secrets().unwrap();
-        assert_eq!(secret.key_id(), JwtSecret::new(vec![b's'; 32]).unwrap().key_id());
+        assert_eq!(
+            secret.key_id(),
+            JwtSecret::new(vec![b's'; 32]).unwrap().key_id()
+        );
         let _ = std::fs::remove_file(dir);
     }
 }

@@ -52,7 +52,11 @@ fn with_create_mode(url: &str) -> String {
 }
 
 /// Opens a pool and applies the migrations.
-pub async fn connect(url: &str, settings: &PoolSettings, migrator: &Migrator) -> Result<AnyPool, sqlx::Error> {
+pub async fn connect(
+    url: &str,
+    settings: &PoolSettings,
+    migrator: &Migrator,
+) -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let mut options = AnyPoolOptions::new()
         .max_connections(settings.max_connections.max(1))
@@ -77,14 +81,19 @@ pub async fn connect(url: &str, settings: &PoolSettings, migrator: &Migrator) ->
             .max_lifetime(None);
     }
     let pool = options.connect(&with_create_mode(url)).await?;
-    migrator.run(&pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
     Ok(pool)
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`), so concurrent writers wait for the busy timeout instead of
 /// failing when a read snapshot cannot be upgraded.
-pub async fn begin_write(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+pub async fn begin_write(
+    pool: &AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
     if pool.connect_options().database_url.scheme() == "sqlite" {
         pool.begin_with("BEGIN IMMEDIATE").await
     } else {
@@ -95,14 +104,19 @@ pub async fn begin_write(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sq
 /// Whether the database answers, for health reporting.
 pub async fn ping(pool: &AnyPool) -> bool {
     matches!(
-        tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(pool)).await,
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("SELECT 1").execute(pool)
+        )
+        .await,
         Ok(Ok(_))
     )
 }
 
 /// Whether the error is a unique-constraint violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
 }
 
 /// The status a database failure becomes: `UNAVAILABLE` when the database cannot be
@@ -110,7 +124,10 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// returned.
 pub fn status(e: sqlx::Error) -> Status {
     match &e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => {
             tracing::warn!(error = %e, "database unavailable");
             Status::unavailable("database unavailable")
         }
@@ -132,8 +149,14 @@ mod tests {
     #[test]
     fn sqlite_urls_create_files() {
         assert_eq!(with_create_mode("sqlite://a.db"), "sqlite://a.db?mode=rwc");
-        assert_eq!(with_create_mode("sqlite://a.db?x=1"), "sqlite://a.db?x=1&mode=rwc");
-        assert_eq!(with_create_mode("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
+        assert_eq!(
+            with_create_mode("sqlite://a.db?x=1"),
+            "sqlite://a.db?x=1&mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://a.db?mode=ro"),
+            "sqlite://a.db?mode=ro"
+        );
         assert_eq!(with_create_mode("postgres://h/db"), "postgres://h/db");
     }
 }

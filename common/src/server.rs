@@ -11,9 +11,9 @@ use tonic::{
     transport::{Server, server::TcpIncoming},
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
+pub use tonic_reflection::server::Error as ReflectionError;
 use tower_http::cors::AllowOrigin;
 pub use tower_http::cors::CorsLayer;
-pub use tonic_reflection::server::Error as ReflectionError;
 
 use crate::config::{ConfigError, ServerArgs};
 
@@ -28,7 +28,10 @@ pub enum StartupError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("reflection: {0}")]
     Reflection(#[from] ReflectionError),
     #[error("{0}")]
@@ -175,11 +178,13 @@ pub fn cors_layer(origins: &[String]) -> Result<CorsLayer, ConfigError> {
         .map(|o| {
             if o == "*" {
                 return Err(ConfigError::Invalid(
-                    "CORS_ALLOWED_ORIGINS: list origins explicitly; `*` cannot carry credentials".into(),
+                    "CORS_ALLOWED_ORIGINS: list origins explicitly; `*` cannot carry credentials"
+                        .into(),
                 ));
             }
-            HeaderValue::from_str(o.trim_end_matches('/'))
-                .map_err(|_| ConfigError::Invalid(format!("CORS_ALLOWED_ORIGINS: bad origin {o:?}")))
+            HeaderValue::from_str(o.trim_end_matches('/')).map_err(|_| {
+                ConfigError::Invalid(format!("CORS_ALLOWED_ORIGINS: bad origin {o:?}"))
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let header = HeaderName::from_static;
@@ -223,6 +228,9 @@ pub async fn serve(
         .accept_http1(true)
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
+        .layer(tower::util::MapResponseLayer::new(
+            oversized_is_resource_exhausted as fn(_) -> _,
+        ))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, signal);
     let deadline = async move {
@@ -239,6 +247,23 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// tonic answers a message over `max_decoding_message_size` with `OUT_OF_RANGE`; the
+/// contract (like grpc-go and grpc-java) says `RESOURCE_EXHAUSTED`. The refusal is a
+/// trailers-only response, so the code is in the headers and can be rewritten here.
+fn oversized_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers_mut();
+    let oversized = headers.get("grpc-status").is_some_and(|s| s == "11")
+        && headers.get("grpc-message").is_some_and(|m| {
+            let m = m.as_bytes();
+            m.starts_with(b"Error,%20decoded%20message%20length%20too%20large")
+                || m.starts_with(b"Error, decoded message length too large")
+        });
+    if oversized {
+        headers.insert("grpc-status", HeaderValue::from_static("8"));
+    }
+    response
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -149,7 +149,10 @@ impl std::fmt::Debug for AccessTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AccessTokens")
             .field("kid", &self.current.kid)
-            .field("previous", &self.previous.iter().map(|k| &k.kid).collect::<Vec<_>>())
+            .field(
+                "previous",
+                &self.previous.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+            )
             .field("settings", &self.settings)
             .finish()
     }
@@ -183,7 +186,11 @@ impl AccessTokens {
     }
 
     /// Signs a token for the user, valid for the configured lifetime from now.
-    pub fn issue(&self, user_id: Uuid, username: &str) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        username: &str,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = u64::try_from(crate::time::now_secs()).unwrap_or_default();
         let ttl = self.settings.access_ttl;
         let claims = Claims {
@@ -236,9 +243,10 @@ impl AccessTokens {
 fn map_error(kind: &ErrorKind) -> TokenError {
     match kind {
         ErrorKind::ExpiredSignature => TokenError::Expired,
-        ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidToken => {
-            TokenError::Malformed
-        }
+        ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_)
+        | ErrorKind::InvalidToken => TokenError::Malformed,
         _ => TokenError::Invalid,
     }
 }
@@ -276,7 +284,11 @@ mod tests {
 
     /// Mints a token by hand, so tests can make ones our encoder never would.
     fn forge(header: serde_json::Value, claims: serde_json::Value, key: &[u8]) -> String {
-        let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let signing_input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
         mac.update(signing_input.as_bytes());
         format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
@@ -326,7 +338,11 @@ mod tests {
         let rotating = AccessTokens::new(&secret(1), &[secret(2)], settings());
         assert!(rotating.verify(&token).is_ok());
         // Without a kid every known key is tried.
-        let t = forge(serde_json::json!({"alg": "HS256"}), good_claims(60), &[2; 32]);
+        let t = forge(
+            serde_json::json!({"alg": "HS256"}),
+            good_claims(60),
+            &[2; 32],
+        );
         assert!(rotating.verify(&t).is_ok());
         assert_eq!(fresh.verify(&t), Err(TokenError::Invalid));
     }

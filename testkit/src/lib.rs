@@ -10,12 +10,12 @@ use std::{net::SocketAddr, time::Duration};
 
 use auth_service::Config as AuthConfig;
 use clap::Parser;
+use todo_grpc_proto::auth::v1::{self as authpb, auth_service_client::AuthServiceClient};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{oneshot, watch},
     task::JoinHandle,
 };
-use todo_grpc_proto::auth::v1::{self as authpb, auth_service_client::AuthServiceClient};
 use tonic::{Code, Status, transport::Channel};
 
 /// The secret every test service shares (32+ bytes).
@@ -30,7 +30,9 @@ pub enum Backend {
 
 /// The PostgreSQL server URL for tests, from `TEST_POSTGRES_URL`.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+    std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// Runs `$body(backend)` as one test per backend: `sqlite` always, `postgres` when
@@ -102,15 +104,27 @@ impl TestDb {
         let scheme_end = url.find("://").map_or(0, |i| i + 3);
         let rest = &url[scheme_end..];
         let host_start = rest.find('@').map_or(0, |i| i + 1);
-        let host_end = rest[host_start..].find('/').map_or(rest.len(), |i| host_start + i);
-        format!("{}{}{}{}", &url[..scheme_end], &rest[..host_start], proxy, &rest[host_end..])
+        let host_end = rest[host_start..]
+            .find('/')
+            .map_or(rest.len(), |i| host_start + i);
+        format!(
+            "{}{}{}{}",
+            &url[..scheme_end],
+            &rest[..host_start],
+            proxy,
+            &rest[host_end..]
+        )
     }
 }
 
 fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{}", &base[..path_start], name);
     if let Some(q) = query {
         out.push('?');
@@ -124,14 +138,21 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.postgres.take() {
             // Drop runs inside the test's runtime: do the async work on a thread of its own.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(async move {
-                    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&mut conn)
-                            .await;
+                    if let Ok(mut conn) =
+                        <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await
+                    {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
                     }
                 });
             })
@@ -197,9 +218,23 @@ pub fn auth_config(db_url: &str) -> AuthConfig {
     config
 }
 
+/// Sends the services' logs to the test output (shown for failing tests only);
+/// `RUST_LOG` filters, default `warn`.
+pub fn init_logs() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// Starts an auth-service and waits until it answers.
 pub async fn spawn_auth(config: AuthConfig) -> Running {
-    let app = auth_service::startup::build(config).await.expect("auth-service starts");
+    init_logs();
+    let app = auth_service::startup::build(config)
+        .await
+        .expect("auth-service starts");
     let addr = app.local_addr();
     let running = run(addr, |rx| async move {
         let _ = app
@@ -223,15 +258,28 @@ pub async fn channel(addr: SocketAddr) -> Channel {
 
 /// Polls `grpc.health.v1` until `service` is SERVING (up to 10 s).
 pub async fn wait_serving(addr: SocketAddr, service: &str) {
-    wait_health(addr, service, tonic_health::pb::health_check_response::ServingStatus::Serving).await;
+    wait_health(
+        addr,
+        service,
+        tonic_health::pb::health_check_response::ServingStatus::Serving,
+    )
+    .await;
 }
 
 /// Polls `grpc.health.v1` until `service` reports `want` (up to 10 s).
-pub async fn wait_health(addr: SocketAddr, service: &str, want: tonic_health::pb::health_check_response::ServingStatus) {
+pub async fn wait_health(
+    addr: SocketAddr,
+    service: &str,
+    want: tonic_health::pb::health_check_response::ServingStatus,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut last = None;
     while tokio::time::Instant::now() < deadline {
-        if let Ok(ch) = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await {
+        if let Ok(ch) = Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+        {
             let mut client = tonic_health::pb::health_client::HealthClient::new(ch);
             let res = client
                 .check(tonic_health::pb::HealthCheckRequest {
@@ -264,7 +312,11 @@ pub fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
 }
 
 /// Registers `username` and logs in, returning the token pair.
-pub async fn register_and_login(client: &mut AuthServiceClient<Channel>, username: &str, password: &str) -> authpb::TokenPair {
+pub async fn register_and_login(
+    client: &mut AuthServiceClient<Channel>,
+    username: &str,
+    password: &str,
+) -> authpb::TokenPair {
     client
         .register(authpb::RegisterRequest {
             username: username.into(),
@@ -351,7 +403,11 @@ pub async fn postgres_addr(url: &str) -> SocketAddr {
 
 /// Asserts the code, and that the message contains `needle`.
 #[track_caller]
-pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, needle: &str) -> Status {
+pub fn assert_status<T: std::fmt::Debug>(
+    result: Result<T, Status>,
+    code: Code,
+    needle: &str,
+) -> Status {
     let status = result.expect_err("call should fail");
     assert_eq!(status.code(), code, "unexpected status: {status:?}");
     assert!(

@@ -35,7 +35,10 @@ impl Title {
         let trimmed = s.trim();
         let len = trimmed.chars().count();
         if len == 0 || len > TITLE_MAX {
-            return Err(Violation::new(field, format!("must be 1 to {TITLE_MAX} characters after trimming")));
+            return Err(Violation::new(
+                field,
+                format!("must be 1 to {TITLE_MAX} characters after trimming"),
+            ));
         }
         if trimmed.chars().any(char::is_control) {
             return Err(Violation::new(field, "must not contain control characters"));
@@ -55,10 +58,18 @@ pub struct Description(String);
 impl Description {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
         if s.chars().count() > DESCRIPTION_MAX {
-            return Err(Violation::new(field, format!("must be at most {DESCRIPTION_MAX} characters")));
+            return Err(Violation::new(
+                field,
+                format!("must be at most {DESCRIPTION_MAX} characters"),
+            ));
         }
-        if s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-            return Err(Violation::new(field, "must not contain control characters other than line breaks and tabs"));
+        if s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(Violation::new(
+                field,
+                "must not contain control characters other than line breaks and tabs",
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -106,19 +117,23 @@ impl Changes {
                     match path.as_str() {
                         "title" => changes.title = Some(Title::parse("todo.title", fields.title)?),
                         "description" => {
-                            changes.description = Some(Description::parse("todo.description", fields.description)?);
+                            changes.description =
+                                Some(Description::parse("todo.description", fields.description)?);
                         }
                         "completed" => changes.completed = Some(fields.completed),
                         "*" => {
                             changes.title = Some(Title::parse("todo.title", fields.title)?);
-                            changes.description = Some(Description::parse("todo.description", fields.description)?);
+                            changes.description =
+                                Some(Description::parse("todo.description", fields.description)?);
                             changes.completed = Some(fields.completed);
                         }
                         other => {
                             let shown: String = other.chars().take(64).collect();
                             return Err(Violation::new(
                                 "update_mask",
-                                format!("unknown path {shown:?}; allowed: title, description, completed"),
+                                format!(
+                                    "unknown path {shown:?}; allowed: title, description, completed"
+                                ),
                             ));
                         }
                     }
@@ -129,7 +144,8 @@ impl Changes {
                     changes.title = Some(Title::parse("todo.title", fields.title)?);
                 }
                 if !fields.description.is_empty() {
-                    changes.description = Some(Description::parse("todo.description", fields.description)?);
+                    changes.description =
+                        Some(Description::parse("todo.description", fields.description)?);
                 }
                 if fields.completed {
                     changes.completed = Some(true);
@@ -189,7 +205,8 @@ impl PageTokens {
     }
 
     fn mac(&self, payload: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(payload);
         let full = mac.finalize().into_bytes();
         let mut out = [0u8; MAC_LEN];
@@ -209,11 +226,20 @@ impl PageTokens {
     }
 
     /// `None` for the first page (empty token).
-    pub fn decode(&self, token: &str, completed: Option<bool>) -> Result<Option<Cursor>, Violation> {
+    pub fn decode(
+        &self,
+        token: &str,
+        completed: Option<bool>,
+    ) -> Result<Option<Cursor>, Violation> {
         if token.is_empty() {
             return Ok(None);
         }
-        let invalid = || Violation::new("page_token", "is invalid or was made for other list parameters");
+        let invalid = || {
+            Violation::new(
+                "page_token",
+                "is invalid or was made for other list parameters",
+            )
+        };
         if token.len() > 64 {
             return Err(invalid());
         }
@@ -222,7 +248,8 @@ impl PageTokens {
             return Err(invalid());
         }
         let (payload, mac) = bytes.split_at(PAYLOAD_LEN);
-        let mut check = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).map_err(|_| invalid())?;
+        let mut check =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).map_err(|_| invalid())?;
         check.update(payload);
         check.verify_truncated_left(mac).map_err(|_| invalid())?;
         if payload[0] != TOKEN_VERSION || payload[1] != filter_byte(completed) {
@@ -244,7 +271,10 @@ mod tests {
 
     #[test]
     fn titles_and_descriptions() {
-        assert_eq!(Title::parse("t", "  buy milk  ").unwrap().as_str(), "buy milk");
+        assert_eq!(
+            Title::parse("t", "  buy milk  ").unwrap().as_str(),
+            "buy milk"
+        );
         assert!(Title::parse("t", "   ").is_err());
         assert!(Title::parse("t", &"é".repeat(200)).is_ok());
         assert!(Title::parse("t", &"é".repeat(201)).is_err());
@@ -263,11 +293,31 @@ mod tests {
         };
         let mask = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let c = Changes::from_mask(fields_clone(&fields), None).unwrap();
-        assert_eq!((c.title.is_some(), c.description, c.completed), (true, None, None));
-        let c = Changes::from_mask(fields_clone(&fields), Some(&mask(&["completed", "description"]))).unwrap();
-        assert_eq!((c.title, c.description, c.completed), (None, Some(Description::default()), Some(false)));
+        assert_eq!(
+            (c.title.is_some(), c.description, c.completed),
+            (true, None, None)
+        );
+        let c = Changes::from_mask(
+            fields_clone(&fields),
+            Some(&mask(&["completed", "description"])),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.title, c.description, c.completed),
+            (None, Some(Description::default()), Some(false))
+        );
         assert!(Changes::from_mask(fields_clone(&fields), Some(&mask(&["owner"]))).is_err());
-        assert!(Changes::from_mask(UpdateFields { title: "", description: "", completed: false }, None).is_err());
+        assert!(
+            Changes::from_mask(
+                UpdateFields {
+                    title: "",
+                    description: "",
+                    completed: false
+                },
+                None
+            )
+            .is_err()
+        );
         assert!(Changes::from_mask(fields_clone(&fields), Some(&mask(&["*"]))).is_ok());
     }
 
@@ -289,10 +339,17 @@ mod tests {
         let t = tokens.encode(cursor, Some(true));
         assert_eq!(tokens.decode(&t, Some(true)).unwrap(), Some(cursor));
         assert!(tokens.decode(&t, None).is_err(), "other filter");
-        assert!(PageTokens::new([8; 32]).decode(&t, Some(true)).is_err(), "other key");
+        assert!(
+            PageTokens::new([8; 32]).decode(&t, Some(true)).is_err(),
+            "other key"
+        );
         let mut bytes = URL_SAFE_NO_PAD.decode(&t).unwrap();
         bytes[5] ^= 1;
-        assert!(tokens.decode(&URL_SAFE_NO_PAD.encode(bytes), Some(true)).is_err());
+        assert!(
+            tokens
+                .decode(&URL_SAFE_NO_PAD.encode(bytes), Some(true))
+                .is_err()
+        );
         assert!(tokens.decode("garbage!", None).is_err());
         assert_eq!(tokens.decode("", None).unwrap(), None);
     }

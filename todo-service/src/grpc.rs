@@ -40,29 +40,47 @@ fn invalid(v: Violation) -> Status {
 
 #[tonic::async_trait]
 impl TodoService for TodoGrpc {
-    async fn create_todo(&self, request: Request<pb::CreateTodoRequest>) -> Result<Response<pb::Todo>, Status> {
+    async fn create_todo(
+        &self,
+        request: Request<pb::CreateTodoRequest>,
+    ) -> Result<Response<pb::Todo>, Status> {
         let user = bearer::caller(&request)?.user_id;
         let req = request.into_inner();
         let title = Title::parse("title", &req.title).map_err(invalid)?;
         let description = Description::parse("description", &req.description).map_err(invalid)?;
-        let todo = self.store.create(user, &title, &description, time::now_micros()).await?;
+        let todo = self
+            .store
+            .create(user, &title, &description, time::now_micros())
+            .await?;
         Ok(Response::new(todo_to_pb(todo)))
     }
 
-    async fn get_todo(&self, request: Request<pb::GetTodoRequest>) -> Result<Response<pb::Todo>, Status> {
+    async fn get_todo(
+        &self,
+        request: Request<pb::GetTodoRequest>,
+    ) -> Result<Response<pb::Todo>, Status> {
         let user = bearer::caller(&request)?.user_id;
         let id = domain::parse_id("id", &request.get_ref().id).map_err(invalid)?;
         let todo = self.store.get(user, id).await?.ok_or(TodoError::NotFound)?;
         Ok(Response::new(todo_to_pb(todo)))
     }
 
-    async fn list_todos(&self, request: Request<pb::ListTodosRequest>) -> Result<Response<pb::ListTodosResponse>, Status> {
+    async fn list_todos(
+        &self,
+        request: Request<pb::ListTodosRequest>,
+    ) -> Result<Response<pb::ListTodosResponse>, Status> {
         let user = bearer::caller(&request)?.user_id;
         let req = request.into_inner();
         let size = domain::page_size(req.page_size).map_err(invalid)?;
-        let after = self.page_tokens.decode(&req.page_token, req.completed).map_err(invalid)?;
+        let after = self
+            .page_tokens
+            .decode(&req.page_token, req.completed)
+            .map_err(invalid)?;
         // One row more than the page tells whether another page follows.
-        let mut todos = self.store.list(user, req.completed, after, size + 1).await?;
+        let mut todos = self
+            .store
+            .list(user, req.completed, after, size + 1)
+            .await?;
         let next_page_token = if todos.len() > size {
             todos.truncate(size);
             todos
@@ -86,10 +104,15 @@ impl TodoService for TodoGrpc {
         }))
     }
 
-    async fn update_todo(&self, request: Request<pb::UpdateTodoRequest>) -> Result<Response<pb::Todo>, Status> {
+    async fn update_todo(
+        &self,
+        request: Request<pb::UpdateTodoRequest>,
+    ) -> Result<Response<pb::Todo>, Status> {
         let user = bearer::caller(&request)?.user_id;
         let req = request.into_inner();
-        let todo = req.todo.ok_or_else(|| invalid(Violation::new("todo", "is required")))?;
+        let todo = req
+            .todo
+            .ok_or_else(|| invalid(Violation::new("todo", "is required")))?;
         let id = domain::parse_id("todo.id", &todo.id).map_err(invalid)?;
         let changes = Changes::from_mask(
             UpdateFields {
@@ -108,7 +131,10 @@ impl TodoService for TodoGrpc {
         Ok(Response::new(todo_to_pb(updated)))
     }
 
-    async fn delete_todo(&self, request: Request<pb::DeleteTodoRequest>) -> Result<Response<()>, Status> {
+    async fn delete_todo(
+        &self,
+        request: Request<pb::DeleteTodoRequest>,
+    ) -> Result<Response<()>, Status> {
         let user = bearer::caller(&request)?.user_id;
         let id = domain::parse_id("id", &request.get_ref().id).map_err(invalid)?;
         if !self.store.delete(user, id).await? {

@@ -10,7 +10,9 @@ use common::{
 use todo_grpc_proto::todo::v1::todo_service_server::TodoServiceServer;
 use tonic::service::interceptor::InterceptedService;
 
-use crate::{config::Config, domain::PageTokens, grpc::TodoGrpc, interceptor::Authenticate, store::Store};
+use crate::{
+    config::Config, domain::PageTokens, grpc::TodoGrpc, interceptor::Authenticate, store::Store,
+};
 
 /// Fully qualified name of the service, for health and reflection.
 pub const SERVICE_NAME: &str = "todo.v1.TodoService";
@@ -46,7 +48,8 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         Authenticate::new(tokens),
     );
 
-    let (routes, reporter) = server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
+    let (routes, reporter) =
+        server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
     let app = Application::bind(
         SERVICE_NAME,
         (routes.add_service(service), reporter),

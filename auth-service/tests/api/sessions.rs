@@ -25,7 +25,12 @@ both_backends!(
 async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let first = register_and_login(&mut app.client, "heidi", "heidi's password").await;
-    let second = app.client.refresh(refresh(&first.refresh_token)).await.unwrap().into_inner();
+    let second = app
+        .client
+        .refresh(refresh(&first.refresh_token))
+        .await
+        .unwrap()
+        .into_inner();
     assert_ne!(second.refresh_token, first.refresh_token);
     assert_eq!(second.token_type, "Bearer");
     // The new access token works.
@@ -46,13 +51,21 @@ async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
         "refresh token",
     );
     // Garbage and unknown tokens: the same answer; empty: INVALID_ARGUMENT.
-    assert_status(app.client.refresh(refresh("garbage")).await, Code::Unauthenticated, "refresh token");
+    assert_status(
+        app.client.refresh(refresh("garbage")).await,
+        Code::Unauthenticated,
+        "refresh token",
+    );
     assert_status(
         app.client.refresh(refresh(&"A".repeat(43))).await,
         Code::Unauthenticated,
         "refresh token",
     );
-    assert_status(app.client.refresh(refresh("")).await, Code::InvalidArgument, "refresh_token");
+    assert_status(
+        app.client.refresh(refresh("")).await,
+        Code::InvalidArgument,
+        "refresh_token",
+    );
 }
 
 async fn logout_ends_only_that_session(backend: Backend) {
@@ -67,7 +80,12 @@ async fn logout_ends_only_that_session(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    let rotated = app.client.refresh(refresh(&laptop.refresh_token)).await.unwrap().into_inner();
+    let rotated = app
+        .client
+        .refresh(refresh(&laptop.refresh_token))
+        .await
+        .unwrap()
+        .into_inner();
     // Logging out with any token of the family ends the session: here the current one.
     app.client
         .logout(pb::LogoutRequest {
@@ -81,7 +99,10 @@ async fn logout_ends_only_that_session(backend: Backend) {
         "refresh token",
     );
     // The other session is untouched.
-    app.client.refresh(refresh(&phone.refresh_token)).await.unwrap();
+    app.client
+        .refresh(refresh(&phone.refresh_token))
+        .await
+        .unwrap();
     // Logout of an unknown token succeeds (nothing to learn from it) and is idempotent.
     app.client
         .logout(pb::LogoutRequest {
@@ -109,33 +130,51 @@ async fn change_password_ends_every_session(backend: Backend) {
     };
     assert_status(
         app.client
-            .change_password(bearer(change("wrong password", "new password"), &a.access_token))
+            .change_password(bearer(
+                change("wrong password", "new password"),
+                &a.access_token,
+            ))
             .await,
         Code::InvalidArgument,
         "current_password",
     );
     assert_status(
-        app.client.change_password(bearer(change("old password", "short"), &a.access_token)).await,
+        app.client
+            .change_password(bearer(change("old password", "short"), &a.access_token))
+            .await,
         Code::InvalidArgument,
         "new_password",
     );
     assert_status(
-        app.client.change_password(change("old password", "new password")).await,
+        app.client
+            .change_password(change("old password", "new password"))
+            .await,
         Code::Unauthenticated,
         "bearer",
     );
     app.client
-        .change_password(bearer(change("old password", "new password"), &a.access_token))
+        .change_password(bearer(
+            change("old password", "new password"),
+            &a.access_token,
+        ))
         .await
         .unwrap();
     for token in [&a.refresh_token, &b.refresh_token] {
-        assert_status(app.client.refresh(refresh(token)).await, Code::Unauthenticated, "refresh token");
+        assert_status(
+            app.client.refresh(refresh(token)).await,
+            Code::Unauthenticated,
+            "refresh token",
+        );
     }
     let login = |password: &str| pb::LoginRequest {
         username: "judy".into(),
         password: password.into(),
     };
-    assert_status(app.client.login(login("old password")).await, Code::Unauthenticated, "invalid");
+    assert_status(
+        app.client.login(login("old password")).await,
+        Code::Unauthenticated,
+        "invalid",
+    );
     app.client.login(login("new password")).await.unwrap();
 }
 
@@ -157,17 +196,33 @@ async fn logout_all_ends_every_session(backend: Backend) {
         .await
         .unwrap();
     for token in [&a.refresh_token, &b.refresh_token] {
-        assert_status(app.client.refresh(refresh(token)).await, Code::Unauthenticated, "refresh token");
+        assert_status(
+            app.client.refresh(refresh(token)).await,
+            Code::Unauthenticated,
+            "refresh token",
+        );
     }
     // Another user's session is untouched.
-    app.client.refresh(refresh(&other.refresh_token)).await.unwrap();
-    assert_status(app.client.logout_all(pb::LogoutAllRequest {}).await, Code::Unauthenticated, "bearer");
+    app.client
+        .refresh(refresh(&other.refresh_token))
+        .await
+        .unwrap();
+    assert_status(
+        app.client.logout_all(pb::LogoutAllRequest {}).await,
+        Code::Unauthenticated,
+        "bearer",
+    );
 }
 
 async fn concurrent_refreshes_let_exactly_one_through(backend: Backend) {
     let mut app = spawn_app(backend).await;
     for round in 0..3 {
-        let pair = register_and_login(&mut app.client, &format!("olivia{round}"), "olivia's password").await;
+        let pair = register_and_login(
+            &mut app.client,
+            &format!("olivia{round}"),
+            "olivia's password",
+        )
+        .await;
         let calls = (0..8).map(|_| {
             let mut client = app.client.clone();
             let token = pair.refresh_token.clone();
@@ -181,7 +236,10 @@ async fn concurrent_refreshes_let_exactly_one_through(backend: Backend) {
                 Err(status) => assert_eq!(status.code(), Code::Unauthenticated, "{status:?}"),
             }
         }
-        assert_eq!(ok, 1, "round {round}: {ok} of 8 concurrent refreshes succeeded");
+        assert_eq!(
+            ok, 1,
+            "round {round}: {ok} of 8 concurrent refreshes succeeded"
+        );
     }
 }
 
@@ -215,23 +273,33 @@ async fn expired_and_foreign_access_tokens_are_refused(backend: Backend) {
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     // Signed with the right key by another library: accepted.
     let good = jsonwebtoken::encode(&header, &claims(now + 60, "todo-grpc-auth"), &key).unwrap();
-    app.client.get_me(bearer(pb::GetMeRequest {}, &good)).await.unwrap();
+    app.client
+        .get_me(bearer(pb::GetMeRequest {}, &good))
+        .await
+        .unwrap();
     let expired = jsonwebtoken::encode(&header, &claims(now - 60, "todo-grpc-auth"), &key).unwrap();
     assert_status(
-        app.client.get_me(bearer(pb::GetMeRequest {}, &expired)).await,
+        app.client
+            .get_me(bearer(pb::GetMeRequest {}, &expired))
+            .await,
         Code::Unauthenticated,
         "expired",
     );
     let wrong_iss = jsonwebtoken::encode(&header, &claims(now + 60, "someone-else"), &key).unwrap();
     assert_status(
-        app.client.get_me(bearer(pb::GetMeRequest {}, &wrong_iss)).await,
+        app.client
+            .get_me(bearer(pb::GetMeRequest {}, &wrong_iss))
+            .await,
         Code::Unauthenticated,
         "invalid",
     );
     let other_key = jsonwebtoken::EncodingKey::from_secret(&[7u8; 32]);
-    let forged = jsonwebtoken::encode(&header, &claims(now + 60, "todo-grpc-auth"), &other_key).unwrap();
+    let forged =
+        jsonwebtoken::encode(&header, &claims(now + 60, "todo-grpc-auth"), &other_key).unwrap();
     assert_status(
-        app.client.get_me(bearer(pb::GetMeRequest {}, &forged)).await,
+        app.client
+            .get_me(bearer(pb::GetMeRequest {}, &forged))
+            .await,
         Code::Unauthenticated,
         "invalid",
     );

@@ -20,10 +20,19 @@ async fn health_reflection_and_size_limit(backend: Backend) {
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
     ] {
-        assert!(services.contains(&name.to_owned()), "{name} missing from {services:?}");
+        assert!(
+            services.contains(&name.to_owned()),
+            "{name} missing from {services:?}"
+        );
     }
-    assert!(!services.iter().any(|s| s.starts_with("todo.")), "{services:?}");
-    assert_eq!(testkit::reflected_services_v1(app.server.addr).await, services);
+    assert!(
+        !services.iter().any(|s| s.starts_with("todo.")),
+        "{services:?}"
+    );
+    assert_eq!(
+        testkit::reflected_services_v1(app.server.addr).await,
+        services
+    );
 
     // Over the size limit: refused from the length prefix, the connection stays usable.
     let big = pb::RegisterRequest {
@@ -46,11 +55,22 @@ async fn missing_or_short_secret_stops_start_up() {
     let db = TestDb::new(Backend::Sqlite).await;
     let mut config = testkit::auth_config(&db.url);
     config.jwt.jwt_secret = None;
-    let err = auth_service::startup::build(config.clone()).await.err().unwrap().to_string();
+    let err = auth_service::startup::build(config.clone())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("no JWT secret"), "{err}");
     config.jwt.jwt_secret = Some("too-short-secret".into());
-    let err = auth_service::startup::build(config).await.err().unwrap().to_string();
-    assert!(err.contains("too short") && !err.contains("too-short-secret"), "{err}");
+    let err = auth_service::startup::build(config)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("too short") && !err.contains("too-short-secret"),
+        "{err}"
+    );
 }
 
 /// The database goes away behind a proxy: health goes NOT_SERVING and calls fail with
@@ -70,7 +90,12 @@ async fn database_outage_is_reported_and_survived() {
     testkit::register_and_login(&mut client, "victor", "victor's password").await;
 
     proxy.set_up(false);
-    testkit::wait_health(server.addr, auth_service::SERVICE_NAME, ServingStatus::NotServing).await;
+    testkit::wait_health(
+        server.addr,
+        auth_service::SERVICE_NAME,
+        ServingStatus::NotServing,
+    )
+    .await;
     let status = client
         .register(pb::RegisterRequest {
             username: "wendy".into(),

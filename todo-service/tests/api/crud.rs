@@ -43,7 +43,12 @@ async fn crud_round_trip(backend: Backend) {
 
     let got = app
         .todo
-        .get_todo(bearer(pb::GetTodoRequest { id: created.id.clone() }, &alice.token))
+        .get_todo(bearer(
+            pb::GetTodoRequest {
+                id: created.id.clone(),
+            },
+            &alice.token,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -75,19 +80,32 @@ async fn crud_round_trip(backend: Backend) {
     assert_eq!(all, vec![updated.clone()]);
 
     app.todo
-        .delete_todo(bearer(pb::DeleteTodoRequest { id: created.id.clone() }, &alice.token))
+        .delete_todo(bearer(
+            pb::DeleteTodoRequest {
+                id: created.id.clone(),
+            },
+            &alice.token,
+        ))
         .await
         .unwrap();
     assert_status(
         app.todo
-            .get_todo(bearer(pb::GetTodoRequest { id: created.id.clone() }, &alice.token))
+            .get_todo(bearer(
+                pb::GetTodoRequest {
+                    id: created.id.clone(),
+                },
+                &alice.token,
+            ))
             .await,
         Code::NotFound,
         "not found",
     );
     assert_status(
         app.todo
-            .delete_todo(bearer(pb::DeleteTodoRequest { id: created.id }, &alice.token))
+            .delete_todo(bearer(
+                pb::DeleteTodoRequest { id: created.id },
+                &alice.token,
+            ))
             .await,
         Code::NotFound,
         "not found",
@@ -103,7 +121,14 @@ async fn users_never_see_each_others_todos(backend: Backend) {
     let his = app.create(&bob, "bob's list").await;
 
     assert_status(
-        app.todo.get_todo(bearer(pb::GetTodoRequest { id: hers.id.clone() }, &bob.token)).await,
+        app.todo
+            .get_todo(bearer(
+                pb::GetTodoRequest {
+                    id: hers.id.clone(),
+                },
+                &bob.token,
+            ))
+            .await,
         Code::NotFound,
         "not found",
     );
@@ -125,7 +150,14 @@ async fn users_never_see_each_others_todos(backend: Backend) {
         "not found",
     );
     assert_status(
-        app.todo.delete_todo(bearer(pb::DeleteTodoRequest { id: hers.id.clone() }, &bob.token)).await,
+        app.todo
+            .delete_todo(bearer(
+                pb::DeleteTodoRequest {
+                    id: hers.id.clone(),
+                },
+                &bob.token,
+            ))
+            .await,
         Code::NotFound,
         "not found",
     );
@@ -138,7 +170,12 @@ async fn users_never_see_each_others_todos(backend: Backend) {
     // Alice's todo is untouched by all of that.
     let still = app
         .todo
-        .get_todo(bearer(pb::GetTodoRequest { id: hers.id.clone() }, &alice.token))
+        .get_todo(bearer(
+            pb::GetTodoRequest {
+                id: hers.id.clone(),
+            },
+            &alice.token,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -179,22 +216,45 @@ async fn update_masks_follow_aip_134(backend: Backend) {
     };
 
     // A mask names exactly what changes, even to an empty value.
-    let t = update("renamed", "ignored", true, Some(&["title"])).await.unwrap();
-    assert_eq!((t.title.as_str(), t.description.as_str(), t.completed), ("renamed", "keep me", false));
+    let t = update("renamed", "ignored", true, Some(&["title"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.title.as_str(), t.description.as_str(), t.completed),
+        ("renamed", "keep me", false)
+    );
     let t = update("", "", false, Some(&["description"])).await.unwrap();
     assert_eq!((t.title.as_str(), t.description.as_str()), ("renamed", ""));
     // No mask: the fields that are set.
     let t = update("", "new description", true, None).await.unwrap();
-    assert_eq!((t.title.as_str(), t.description.as_str(), t.completed), ("renamed", "new description", true));
+    assert_eq!(
+        (t.title.as_str(), t.description.as_str(), t.completed),
+        ("renamed", "new description", true)
+    );
     let t = update("", "", false, Some(&["completed"])).await.unwrap();
     assert!(!t.completed);
     // `*`: full replacement.
     let t = update("all new", "", true, Some(&["*"])).await.unwrap();
-    assert_eq!((t.title.as_str(), t.description.as_str(), t.completed), ("all new", "", true));
+    assert_eq!(
+        (t.title.as_str(), t.description.as_str(), t.completed),
+        ("all new", "", true)
+    );
 
-    assert_status(update("x", "", false, Some(&["owner"])).await, Code::InvalidArgument, "update_mask");
-    assert_status(update("", "", false, Some(&["title"])).await, Code::InvalidArgument, "todo.title");
-    assert_status(update("", "", false, None).await, Code::InvalidArgument, "nothing to update");
+    assert_status(
+        update("x", "", false, Some(&["owner"])).await,
+        Code::InvalidArgument,
+        "update_mask",
+    );
+    assert_status(
+        update("", "", false, Some(&["title"])).await,
+        Code::InvalidArgument,
+        "todo.title",
+    );
+    assert_status(
+        update("", "", false, None).await,
+        Code::InvalidArgument,
+        "nothing to update",
+    );
     assert_status(
         app.todo
             .update_todo(bearer(pb::UpdateTodoRequest::default(), &carol.token))
@@ -217,11 +277,18 @@ async fn input_limits(backend: Backend) {
         ("bell\u{7}".to_owned(), String::new(), "title"),
         ("ok".to_owned(), "d".repeat(2001), "description"),
     ] {
-        let status = assert_status(app.todo.create_todo(create(title, description)).await, Code::InvalidArgument, field);
+        let status = assert_status(
+            app.todo.create_todo(create(title, description)).await,
+            Code::InvalidArgument,
+            field,
+        );
         assert!(status.message().starts_with(field), "{}", status.message());
     }
     // At the limits exactly: accepted, counted in characters.
-    app.todo.create_todo(create("é".repeat(200), "é".repeat(2000))).await.unwrap();
+    app.todo
+        .create_todo(create("é".repeat(200), "é".repeat(2000)))
+        .await
+        .unwrap();
     // Over the message-size limit: refused before it is read.
     let status = app
         .todo
@@ -231,14 +298,21 @@ async fn input_limits(backend: Backend) {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     for id in ["", "not-a-uuid", "00000000000000000000000000000000"] {
         assert_status(
-            app.todo.get_todo(bearer(pb::GetTodoRequest { id: id.into() }, &dave.token)).await,
+            app.todo
+                .get_todo(bearer(pb::GetTodoRequest { id: id.into() }, &dave.token))
+                .await,
             Code::InvalidArgument,
             "id",
         );
     }
     assert_status(
         app.todo
-            .get_todo(bearer(pb::GetTodoRequest { id: uuid::Uuid::new_v4().to_string() }, &dave.token))
+            .get_todo(bearer(
+                pb::GetTodoRequest {
+                    id: uuid::Uuid::new_v4().to_string(),
+                },
+                &dave.token,
+            ))
             .await,
         Code::NotFound,
         "not found",
@@ -251,6 +325,12 @@ async fn health_and_reflection_need_no_token(backend: Backend) {
     testkit::wait_health(addr, "", ServingStatus::Serving).await;
     testkit::wait_health(addr, todo_service::SERVICE_NAME, ServingStatus::Serving).await;
     let services = testkit::reflected_services(addr).await;
-    assert!(services.contains(&"todo.v1.TodoService".to_owned()), "{services:?}");
-    assert!(!services.iter().any(|s| s.starts_with("auth.")), "{services:?}");
+    assert!(
+        services.contains(&"todo.v1.TodoService".to_owned()),
+        "{services:?}"
+    );
+    assert!(
+        !services.iter().any(|s| s.starts_with("auth.")),
+        "{services:?}"
+    );
 }

@@ -38,7 +38,8 @@ pub async fn spawn_pair(backend: Backend) -> TestPair {
 
 pub fn todo_config(db_url: &str) -> todo_service::Config {
     use clap::Parser;
-    let mut config = todo_service::Config::parse_from(["todo-service", "--jwt-secret", testkit::TEST_SECRET]);
+    let mut config =
+        todo_service::Config::parse_from(["todo-service", "--jwt-secret", testkit::TEST_SECRET]);
     config.listen_addr = "127.0.0.1:0".parse().unwrap();
     config.database_url = db_url.to_owned();
     config.jwt.jwt_secret_file = None;
@@ -49,7 +50,9 @@ pub fn todo_config(db_url: &str) -> todo_service::Config {
 }
 
 pub async fn spawn_todo(config: todo_service::Config) -> Running {
-    let app = todo_service::startup::build(config).await.expect("todo-service starts");
+    let app = todo_service::startup::build(config)
+        .await
+        .expect("todo-service starts");
     let addr = app.local_addr();
     let running = testkit::run(addr, |rx| async move {
         let _ = app
@@ -68,7 +71,10 @@ impl TestPair {
         let pair = testkit::register_and_login(&mut self.auth, name, "a good long password").await;
         let me = self
             .auth
-            .get_me(testkit::bearer(todo_grpc_proto::auth::v1::GetMeRequest {}, &pair.access_token))
+            .get_me(testkit::bearer(
+                todo_grpc_proto::auth::v1::GetMeRequest {},
+                &pair.access_token,
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -93,7 +99,12 @@ impl TestPair {
     }
 
     /// Every page of the user's list, following next_page_token.
-    pub async fn list_all(&mut self, user: &User, page_size: i32, completed: Option<bool>) -> (Vec<pb::Todo>, usize) {
+    pub async fn list_all(
+        &mut self,
+        user: &User,
+        page_size: i32,
+        completed: Option<bool>,
+    ) -> (Vec<pb::Todo>, usize) {
         let mut all = Vec::new();
         let mut token = String::new();
         let mut pages = 0;

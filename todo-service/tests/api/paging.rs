@@ -6,7 +6,11 @@ use tonic::Code;
 
 use crate::helpers::{assert_status, spawn_pair};
 
-both_backends!(pages_are_newest_first_without_gaps, paging_while_rows_are_added, bad_page_requests);
+both_backends!(
+    pages_are_newest_first_without_gaps,
+    paging_while_rows_are_added,
+    bad_page_requests
+);
 
 async fn pages_are_newest_first_without_gaps(backend: Backend) {
     let mut app = spawn_pair(backend).await;
@@ -45,7 +49,11 @@ async fn pages_are_newest_first_without_gaps(backend: Backend) {
     assert_eq!((all.len(), pages), (25, 5));
 
     let (done, _) = app.list_all(&erin, 4, Some(true)).await;
-    let expected: Vec<_> = newest_first.iter().filter(|t| t.completed).cloned().collect();
+    let expected: Vec<_> = newest_first
+        .iter()
+        .filter(|t| t.completed)
+        .cloned()
+        .collect();
     assert_eq!(done, expected);
     assert_eq!(done.len(), 9);
     let (open, _) = app.list_all(&erin, 4, Some(false)).await;
@@ -100,7 +108,10 @@ async fn paging_while_rows_are_added(backend: Backend) {
     }
     let unique: HashSet<_> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "duplicates across pages");
-    assert_eq!(unique, before, "every row that existed at the start, and only those");
+    assert_eq!(
+        unique, before,
+        "every row that existed at the start, and only those"
+    );
 }
 
 async fn bad_page_requests(backend: Backend) {
@@ -119,17 +130,39 @@ async fn bad_page_requests(backend: Backend) {
             &grace.token,
         )
     };
-    assert_status(app.todo.list_todos(list(-1, "", None)).await, Code::InvalidArgument, "page_size");
-    assert_status(app.todo.list_todos(list(1, "garbage", None)).await, Code::InvalidArgument, "page_token");
-    let token = app.todo.list_todos(list(1, "", None)).await.unwrap().into_inner().next_page_token;
+    assert_status(
+        app.todo.list_todos(list(-1, "", None)).await,
+        Code::InvalidArgument,
+        "page_size",
+    );
+    assert_status(
+        app.todo.list_todos(list(1, "garbage", None)).await,
+        Code::InvalidArgument,
+        "page_token",
+    );
+    let token = app
+        .todo
+        .list_todos(list(1, "", None))
+        .await
+        .unwrap()
+        .into_inner()
+        .next_page_token;
     assert!(!token.is_empty());
     // A token is bound to the filter it was made for.
-    assert_status(app.todo.list_todos(list(1, &token, Some(true))).await, Code::InvalidArgument, "page_token");
+    assert_status(
+        app.todo.list_todos(list(1, &token, Some(true))).await,
+        Code::InvalidArgument,
+        "page_token",
+    );
     // And cannot be altered.
     let mut tampered = token.clone().into_bytes();
     tampered[4] = if tampered[4] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    assert_status(app.todo.list_todos(list(1, &tampered, None)).await, Code::InvalidArgument, "page_token");
+    assert_status(
+        app.todo.list_todos(list(1, &tampered, None)).await,
+        Code::InvalidArgument,
+        "page_token",
+    );
     // Another user's token pages only through that user's own todos.
     let heidi = app.user("heidi").await;
     let page = app

@@ -8,7 +8,10 @@ use tonic::{Code, Request};
 
 use crate::helpers::spawn_pair;
 
-both_backends!(forged_and_broken_tokens_are_refused, tokens_from_other_libraries_interoperate);
+both_backends!(
+    forged_and_broken_tokens_are_refused,
+    tokens_from_other_libraries_interoperate
+);
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -22,7 +25,11 @@ fn sign(input: &str, key: &[u8]) -> String {
 
 /// A token assembled by hand from any header and claims, HMAC-SHA256-signed with `key`.
 fn mint(header: serde_json::Value, claims: &serde_json::Value, key: &[u8]) -> String {
-    let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let signature = sign(&input, key);
     format!("{input}.{signature}")
 }
@@ -55,15 +62,52 @@ async fn forged_and_broken_tokens_are_refused(backend: Backend) {
     tampered.pop();
     tampered.push(if ivan.token.ends_with('A') { 'B' } else { 'A' });
     let cases: Vec<(&str, String)> = vec![
-        ("expired", mint(hs256.clone(), &claims(&ivan.id, -120, "todo-grpc-auth", "todo-grpc"), secret)),
+        (
+            "expired",
+            mint(
+                hs256.clone(),
+                &claims(&ivan.id, -120, "todo-grpc-auth", "todo-grpc"),
+                secret,
+            ),
+        ),
         ("wrong key", mint(hs256.clone(), &good, &[42u8; 32])),
         ("alg none", unsigned),
-        ("alg none signed", mint(serde_json::json!({"alg": "none"}), &good, secret)),
-        ("HS512 header", mint(serde_json::json!({"alg": "HS512"}), &good, secret)),
-        ("RS256 header", mint(serde_json::json!({"alg": "RS256"}), &good, secret)),
-        ("wrong iss", mint(hs256.clone(), &claims(&ivan.id, 600, "evil", "todo-grpc"), secret)),
-        ("wrong aud", mint(hs256.clone(), &claims(&ivan.id, 600, "todo-grpc-auth", "other"), secret)),
-        ("unknown kid", mint(serde_json::json!({"alg": "HS256", "kid": "nope"}), &good, secret)),
+        (
+            "alg none signed",
+            mint(serde_json::json!({"alg": "none"}), &good, secret),
+        ),
+        (
+            "HS512 header",
+            mint(serde_json::json!({"alg": "HS512"}), &good, secret),
+        ),
+        (
+            "RS256 header",
+            mint(serde_json::json!({"alg": "RS256"}), &good, secret),
+        ),
+        (
+            "wrong iss",
+            mint(
+                hs256.clone(),
+                &claims(&ivan.id, 600, "evil", "todo-grpc"),
+                secret,
+            ),
+        ),
+        (
+            "wrong aud",
+            mint(
+                hs256.clone(),
+                &claims(&ivan.id, 600, "todo-grpc-auth", "other"),
+                secret,
+            ),
+        ),
+        (
+            "unknown kid",
+            mint(
+                serde_json::json!({"alg": "HS256", "kid": "nope"}),
+                &good,
+                secret,
+            ),
+        ),
         ("tampered signature", tampered),
         ("garbage", "not-a-jwt".into()),
         ("three dots", "a.b.c".into()),
@@ -77,7 +121,10 @@ async fn forged_and_broken_tokens_are_refused(backend: Backend) {
             .expect_err(what);
         assert_eq!(status.code(), Code::Unauthenticated, "{what}: {status:?}");
         assert!(status.message().len() < 80, "{what}: long message");
-        assert!(!status.message().contains(&token[..token.len().min(20)]), "{what}: token echoed");
+        assert!(
+            !status.message().contains(&token[..token.len().min(20)]),
+            "{what}: token echoed"
+        );
     }
 
     // Header shapes.
@@ -87,18 +134,25 @@ async fn forged_and_broken_tokens_are_refused(backend: Backend) {
         ("empty bearer", "Bearer ".into()),
     ] {
         let mut request = Request::new(pb::ListTodosRequest::default());
-        request.metadata_mut().insert("authorization", value.parse().unwrap());
+        request
+            .metadata_mut()
+            .insert("authorization", value.parse().unwrap());
         let status = app.todo.list_todos(request).await.expect_err(what);
         assert_eq!(status.code(), Code::Unauthenticated, "{what}");
     }
-    let status = app.todo.list_todos(pb::ListTodosRequest::default()).await.unwrap_err();
+    let status = app
+        .todo
+        .list_todos(pb::ListTodosRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     assert!(status.message().contains("missing bearer token"));
     // Scheme case does not matter.
     let mut request = Request::new(pb::ListTodosRequest::default());
-    request
-        .metadata_mut()
-        .insert("authorization", format!("bEaReR {}", ivan.token).parse().unwrap());
+    request.metadata_mut().insert(
+        "authorization",
+        format!("bEaReR {}", ivan.token).parse().unwrap(),
+    );
     app.todo.list_todos(request).await.unwrap();
 }
 
@@ -108,7 +162,8 @@ async fn tokens_from_other_libraries_interoperate(backend: Backend) {
     let judy = app.user("judy").await;
     let mine = app.create(&judy, "judy's").await;
     // Signed by the `jwt` crate (not the jsonwebtoken crate the services use), no kid.
-    let key: hmac::Hmac<sha2::Sha256> = hmac::Hmac::new_from_slice(testkit::TEST_SECRET.as_bytes()).unwrap();
+    let key: hmac::Hmac<sha2::Sha256> =
+        hmac::Hmac::new_from_slice(testkit::TEST_SECRET.as_bytes()).unwrap();
     let mut claims = std::collections::BTreeMap::new();
     let now = common::time::now_secs();
     for (k, v) in [
