@@ -12,6 +12,10 @@ use crate::{
     store::UserRecord,
 };
 
+/// The cookie that carries the refresh token for browsers, scoped to this service.
+const COOKIE: &str = "refresh_token";
+const COOKIE_ATTRIBUTES: &str = "HttpOnly; Secure; SameSite=Strict; Path=/auth.v1.AuthService/";
+
 /// Longest refresh or access token accepted in a request body.
 const MAX_TOKEN_FIELD: usize = common::token::MAX_TOKEN_BYTES;
 
@@ -36,6 +40,61 @@ fn user_to_pb(user: &UserRecord) -> pb::User {
         username: user.username.clone(),
         create_time: Some(time::micros_to_timestamp(user.create_time)),
     }
+}
+
+/// Whether the call came from a browser (gRPC-Web). Browsers get the refresh token only
+/// as an HttpOnly cookie, out of reach of page script, never in the response body.
+fn is_browser<T>(request: &Request<T>) -> bool {
+    request
+        .extensions()
+        .get::<common::server::GrpcWebRequest>()
+        .is_some()
+}
+
+/// The refresh token from the request's cookie, if any.
+fn cookie_token<T>(request: &Request<T>) -> Option<String> {
+    request
+        .metadata()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+/// The token from the body, or for browsers from the cookie when the body has none.
+fn presented_token<T>(request: &Request<T>, body: &str) -> Result<String, AuthError> {
+    let token = match (body.is_empty(), is_browser(request)) {
+        (true, true) => cookie_token(request).unwrap_or_default(),
+        _ => body.to_owned(),
+    };
+    token_field("refresh_token", &token).map(str::to_owned)
+}
+
+fn set_cookie<T>(response: &mut Response<T>, value: &str, max_age_secs: u64) {
+    let cookie = format!("{COOKIE}={value}; Max-Age={max_age_secs}; {COOKIE_ATTRIBUTES}");
+    match cookie.parse() {
+        Ok(v) => {
+            response.metadata_mut().insert("set-cookie", v);
+        }
+        Err(_) => tracing::error!("refresh cookie is not a valid header value"),
+    }
+}
+
+/// The response for a new session: the pair, and for browsers the cookie instead of
+/// the body's refresh token.
+fn session_response(session: Session, browser: bool) -> Response<pb::TokenPair> {
+    let max_age = session.refresh_expires_in.as_secs();
+    let mut body = pair(session);
+    if !browser {
+        return Response::new(body);
+    }
+    let token = std::mem::take(&mut body.refresh_token);
+    let mut response = Response::new(body);
+    set_cookie(&mut response, &token, max_age);
+    response
 }
 
 fn pair(session: Session) -> pb::TokenPair {
@@ -80,6 +139,7 @@ impl AuthService for AuthGrpc {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::TokenPair>, Status> {
+        let browser = is_browser(&request);
         let req = request.into_inner();
         if req.username.is_empty() {
             return Err(AuthError::from(Violation::new("username", "is required")).into());
@@ -89,24 +149,26 @@ impl AuthService for AuthGrpc {
         }
         let password = Password::parse_given("password", req.password).map_err(AuthError::from)?;
         let session = self.accounts.login(&req.username, password).await?;
-        Ok(Response::new(pair(session)))
+        Ok(session_response(session, browser))
     }
 
     async fn refresh(
         &self,
         request: Request<pb::RefreshRequest>,
     ) -> Result<Response<pb::TokenPair>, Status> {
-        let req = request.into_inner();
-        let token = token_field("refresh_token", &req.refresh_token)?;
-        let session = self.accounts.refresh(token).await?;
-        Ok(Response::new(pair(session)))
+        let token = presented_token(&request, &request.get_ref().refresh_token)?;
+        let session = self.accounts.refresh(&token).await?;
+        Ok(session_response(session, is_browser(&request)))
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<()>, Status> {
-        let req = request.into_inner();
-        let token = token_field("refresh_token", &req.refresh_token)?;
-        self.accounts.logout(token).await?;
-        Ok(Response::new(()))
+        let token = presented_token(&request, &request.get_ref().refresh_token)?;
+        self.accounts.logout(&token).await?;
+        let mut response = Response::new(());
+        if is_browser(&request) {
+            set_cookie(&mut response, "", 0);
+        }
+        Ok(response)
     }
 
     async fn verify_token(

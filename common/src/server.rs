@@ -227,6 +227,9 @@ pub async fn serve(
     let server = Server::builder()
         .accept_http1(true)
         .layer(cors)
+        .layer(tower::util::MapRequestLayer::new(
+            mark_grpc_web as fn(_) -> _,
+        ))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(tower::util::MapResponseLayer::new(
             oversized_is_resource_exhausted as fn(_) -> _,
@@ -247,6 +250,67 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// Present in a request's extensions when it arrived as gRPC-Web, that is from a
+/// browser: tonic-web rewrites the content type, so handlers could not tell otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcWebRequest;
+
+fn mark_grpc_web<B>(mut request: http::Request<B>) -> http::Request<B> {
+    let web = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc-web"));
+    if web {
+        request.extensions_mut().insert(GrpcWebRequest);
+    }
+    request
+}
+
+/// Answers `healthcheck [--addr HOST:PORT]` (for container health checks): exits 0 when
+/// the service at `--addr`, else `LISTEN_ADDR`, else `default_addr`, reports SERVING.
+/// `None` when the command line is not a health check.
+pub async fn healthcheck_command(default_addr: &str) -> Option<std::process::ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some("healthcheck") {
+        return None;
+    }
+    let addr = match args.get(1).map(String::as_str) {
+        Some("--addr") => args.get(2).cloned(),
+        _ => None,
+    }
+    .or_else(|| std::env::var("LISTEN_ADDR").ok())
+    .unwrap_or_else(|| default_addr.to_owned());
+    // A wildcard listen address is reached on loopback.
+    let addr = addr
+        .replace("0.0.0.0", "127.0.0.1")
+        .replace("[::]", "[::1]");
+    let check = async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| e.to_string())?
+            .connect()
+            .await
+            .map_err(|e| e.to_string())?;
+        let response = tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .map_err(|s| s.message().to_owned())?;
+        Ok::<i32, String>(response.into_inner().status)
+    };
+    let code = match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(status))
+            if status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 =>
+        {
+            println!("SERVING");
+            return Some(std::process::ExitCode::SUCCESS);
+        }
+        Ok(Ok(status)) => format!("status {status}"),
+        Ok(Err(e)) => e,
+        Err(_) => "timed out".to_owned(),
+    };
+    eprintln!("not serving at {addr}: {code}");
+    Some(std::process::ExitCode::FAILURE)
 }
 
 /// tonic answers a message over `max_decoding_message_size` with `OUT_OF_RANGE`; the

@@ -2,6 +2,7 @@
 //! database per test (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set), called
 //! through the generated client.
 
+mod browser;
 mod helpers;
 mod register_login;
 mod sessions;

@@ -18,6 +18,7 @@ both_backends!(
     update_masks_follow_aip_134,
     input_limits,
     health_and_reflection_need_no_token,
+    grpc_web_on_the_same_port,
 );
 
 async fn crud_round_trip(backend: Backend) {
@@ -333,4 +334,44 @@ async fn health_and_reflection_need_no_token(backend: Backend) {
         !services.iter().any(|s| s.starts_with("auth.")),
         "{services:?}"
     );
+}
+
+async fn grpc_web_on_the_same_port(backend: Backend) {
+    use testkit::web::{self, Encoding};
+    let mut app = spawn_pair(backend).await;
+    let kim = app.user("kim").await;
+    let auth = format!("Bearer {}", kim.token);
+    for encoding in [Encoding::Binary, Encoding::Text] {
+        let create = pb::CreateTodoRequest {
+            title: format!("from the browser {encoding:?}"),
+            description: String::new(),
+        };
+        let r = web::call(
+            app.todo_server.addr,
+            "/todo.v1.TodoService/CreateTodo",
+            &create,
+            encoding,
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert_eq!(
+            (r.http_status, r.grpc_status.as_deref()),
+            (200, Some("0")),
+            "{r:?}"
+        );
+        let todo: pb::Todo = r.decode();
+        assert_eq!(todo.title, create.title);
+        // Without the token: refused through gRPC-Web too, with a readable status.
+        let r = web::call(
+            app.todo_server.addr,
+            "/todo.v1.TodoService/CreateTodo",
+            &create,
+            encoding,
+            &[],
+        )
+        .await;
+        assert_eq!(r.grpc_status.as_deref(), Some("16"), "{r:?}");
+    }
+    let (all, _) = app.list_all(&kim, 10, None).await;
+    assert_eq!(all.len(), 2);
 }

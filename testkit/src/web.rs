@@ -1,0 +1,154 @@
+//! A minimal gRPC-Web client over HTTP/1.1, as a browser speaks it, for testing the
+//! browser path (tonic-web, CORS, cookies) without a browser.
+
+use std::net::SocketAddr;
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use bytes::{Buf, Bytes};
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+
+/// What came back from a gRPC-Web call.
+#[derive(Debug)]
+pub struct WebResponse {
+    pub http_status: u16,
+    pub headers: HeaderMap,
+    /// The response message, if one came.
+    pub message: Option<Bytes>,
+    /// From the trailer frame, or from the headers of a trailers-only response.
+    pub grpc_status: Option<String>,
+    pub grpc_message: Option<String>,
+}
+
+impl WebResponse {
+    pub fn decode<M: prost::Message + Default>(&self) -> M {
+        M::decode(self.message.clone().expect("a response message")).expect("decodes")
+    }
+
+    pub fn set_cookie(&self) -> Option<String> {
+        self.headers
+            .get("set-cookie")
+            .map(|v| v.to_str().expect("ascii cookie").to_owned())
+    }
+}
+
+/// Whether to send `application/grpc-web+proto` or base64 `application/grpc-web-text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Binary,
+    Text,
+}
+
+/// Sends one unary gRPC-Web call to `path` (e.g. `/auth.v1.AuthService/Login`).
+pub async fn call(
+    addr: SocketAddr,
+    path: &str,
+    message: &impl prost::Message,
+    encoding: Encoding,
+    headers: &[(&str, &str)],
+) -> WebResponse {
+    let mut frame = vec![0u8];
+    let body = message.encode_to_vec();
+    frame.extend_from_slice(&u32::try_from(body.len()).expect("small").to_be_bytes());
+    frame.extend_from_slice(&body);
+    let (content_type, payload) = match encoding {
+        Encoding::Binary => ("application/grpc-web+proto", frame),
+        Encoding::Text => (
+            "application/grpc-web-text",
+            STANDARD.encode(frame).into_bytes(),
+        ),
+    };
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", content_type)
+        .header("x-grpc-web", "1")
+        .header("accept", content_type);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(payload)))
+        .expect("request");
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.request(request).await.expect("HTTP/1.1 call");
+    let http_status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let mut body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    if encoding == Encoding::Text {
+        body = Bytes::from(decode_text(&body));
+    }
+    let mut out = WebResponse {
+        http_status,
+        grpc_status: header(&headers, "grpc-status"),
+        grpc_message: header(&headers, "grpc-message"),
+        headers,
+        message: None,
+    };
+    // Frames: 1 flag byte (0x80 = trailers), 4 length bytes, payload.
+    while body.remaining() >= 5 {
+        let flag = body.get_u8();
+        let len = body.get_u32() as usize;
+        let payload = body.split_to(len.min(body.len()));
+        if flag & 0x80 == 0 {
+            out.message = Some(payload);
+            continue;
+        }
+        for line in String::from_utf8_lossy(&payload).split("\r\n") {
+            if let Some((name, value)) = line.split_once(':') {
+                match name.trim().to_ascii_lowercase().as_str() {
+                    "grpc-status" => out.grpc_status = Some(value.trim().to_owned()),
+                    "grpc-message" => out.grpc_message = Some(value.trim().to_owned()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+/// grpc-web-text bodies are base64 chunks, each padded on its own (one per frame), so
+/// the stream is decoded chunk by chunk, splitting after each run of `=`.
+fn decode_text(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 0..body.len() {
+        let chunk_ends = body[i] == b'=' && body.get(i + 1).is_none_or(|&next| next != b'=');
+        if chunk_ends || i + 1 == body.len() {
+            out.extend(STANDARD.decode(&body[start..=i]).expect("base64 chunk"));
+            start = i + 1;
+        }
+    }
+    out
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Sends a CORS preflight for a gRPC-Web POST to `path` from `origin`.
+pub async fn preflight(addr: SocketAddr, path: &str, origin: &str) -> (u16, HeaderMap) {
+    let request = Request::builder()
+        .method(Method::OPTIONS)
+        .uri(format!("http://{addr}{path}"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,x-grpc-web,x-user-agent,grpc-timeout",
+        )
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.request(request).await.expect("preflight");
+    (response.status().as_u16(), response.headers().clone())
+}
