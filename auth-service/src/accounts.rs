@@ -1,7 +1,7 @@
 //! The auth use cases: register, log in, rotate, revoke. No gRPC types here; `grpc`
 //! converts requests into the domain values these take.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use common::{
     time::now_micros,
@@ -14,6 +14,7 @@ use crate::{
     error::AuthError,
     password::Hasher,
     store::{Rotation, Store, UserRecord},
+    throttle::Throttle,
 };
 
 /// What a successful login or refresh hands out.
@@ -29,6 +30,7 @@ pub struct Accounts {
     store: Store,
     hasher: Hasher,
     tokens: Arc<AccessTokens>,
+    throttle: Throttle,
     refresh_ttl: Duration,
 }
 
@@ -41,12 +43,14 @@ impl Accounts {
         store: Store,
         hasher: Hasher,
         tokens: Arc<AccessTokens>,
+        throttle: Throttle,
         refresh_ttl: Duration,
     ) -> Self {
         Self {
             store,
             hasher,
             tokens,
+            throttle,
             refresh_ttl,
         }
     }
@@ -55,7 +59,9 @@ impl Accounts {
         &self,
         username: Username,
         password: Password,
+        addr: Option<IpAddr>,
     ) -> Result<UserRecord, AuthError> {
+        self.throttle.check_registration(addr).await?;
         // Hash before looking at the name, so a taken name costs the same time.
         let password_hash = self.hasher.hash(password).await?;
         let user = UserRecord {
@@ -63,6 +69,7 @@ impl Accounts {
             username: username.as_str().to_owned(),
             password_hash,
             create_time: now_micros(),
+            tokens_valid_after: 0,
         };
         self.store.create_user(&user, &username.key()).await?;
         tracing::info!(user_id = %user.id, "user registered");
@@ -70,17 +77,29 @@ impl Accounts {
     }
 
     /// The password grant. Unknown user, malformed name and wrong password all take one
-    /// argon2 verification and end in the same error.
-    pub async fn login(&self, username: &str, password: Password) -> Result<Session, AuthError> {
+    /// argon2 verification and end in the same error, and are throttled alike.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: Password,
+        addr: Option<IpAddr>,
+    ) -> Result<Session, AuthError> {
+        // Locked out: refused before any hashing, the right password included.
+        self.throttle.check_login(username, addr).await?;
         let user = match Username::parse("username", username) {
             Ok(name) => self.store.user_by_key(&name.key()).await?,
             Err(_) => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        if !self.hasher.verify(password, stored).await? {
-            return Err(AuthError::InvalidCredentials);
-        }
-        let user = user.ok_or(AuthError::InvalidCredentials)?;
+        let user = match (self.hasher.verify(password, stored).await?, user) {
+            (true, Some(user)) => user,
+            _ => {
+                self.throttle.record_failure(username, addr).await?;
+                tracing::info!("login failed");
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        self.throttle.record_success(username).await?;
         let refresh = RefreshToken::generate();
         let now = now_micros();
         self.store
@@ -92,18 +111,19 @@ impl Accounts {
             )
             .await?;
         tracing::info!(user_id = %user.id, "login");
-        self.session(user.id, &user.username, refresh)
+        self.session(user.id, &user.username, user.tokens_valid_after, refresh)
     }
 
     fn session(
         &self,
         user_id: Uuid,
         username: &str,
+        tokens_valid_after: i64,
         refresh: RefreshToken,
     ) -> Result<Session, AuthError> {
         let access = self
             .tokens
-            .issue(user_id, username)
+            .issue_after(user_id, username, tokens_valid_after)
             .map_err(|e| AuthError::Internal(format!("signing access token: {e}")))?;
         Ok(Session {
             access,
@@ -119,12 +139,12 @@ impl Accounts {
         let new = RefreshToken::generate();
         let now = now_micros();
         let expire = now.saturating_add(micros(self.refresh_ttl));
-        match self
-            .store
-            .rotate(&old.hash(), &new.hash(), now, expire)
-            .await?
-        {
-            Rotation::Rotated { user_id, username } => self.session(user_id, &username, new),
+        match self.store.rotate(&old.hash(), &new.hash(), now, expire).await? {
+            Rotation::Rotated {
+                user_id,
+                username,
+                tokens_valid_after,
+            } => self.session(user_id, &username, tokens_valid_after, new),
             Rotation::Reused => {
                 tracing::warn!("refresh token reused: session revoked");
                 Err(AuthError::InvalidRefreshToken)
@@ -137,29 +157,32 @@ impl Accounts {
     /// so logout cannot be used to probe tokens.
     pub async fn logout(&self, presented: &str) -> Result<(), AuthError> {
         if let Some(token) = RefreshToken::parse(presented) {
-            self.store
-                .revoke_session_of(&token.hash(), now_micros())
-                .await?;
+            self.store.revoke_session_of(&token.hash(), now_micros()).await?;
         }
         Ok(())
     }
 
-    pub fn verify(&self, access_token: &str) -> Result<AuthUser, AuthError> {
-        self.tokens
+    /// Checks an access token, revocation included (this service has the database): a
+    /// token issued at or before the user's last LogoutAll or ChangePassword is refused.
+    pub async fn authenticate(&self, access_token: &str) -> Result<(AuthUser, UserRecord), AuthError> {
+        let caller = self
+            .tokens
             .verify(access_token)
-            .map_err(|e| AuthError::Unauthenticated(e.to_string()))
-    }
-
-    pub async fn me(&self, caller: &AuthUser) -> Result<UserRecord, AuthError> {
-        self.store
+            .map_err(|e| AuthError::Unauthenticated(e.to_string()))?;
+        let user = self
+            .store
             .user_by_id(caller.user_id)
             .await?
-            .ok_or_else(|| AuthError::Unauthenticated("user no longer exists".into()))
+            .ok_or_else(|| AuthError::Unauthenticated("user no longer exists".into()))?;
+        if caller.issued_at <= user.tokens_valid_after {
+            return Err(AuthError::Unauthenticated("access token revoked".into()));
+        }
+        Ok((caller, user))
     }
 
     pub async fn change_password(
         &self,
-        caller: &AuthUser,
+        user: &UserRecord,
         current: Password,
         new: Password,
     ) -> Result<(), AuthError> {
@@ -170,28 +193,25 @@ impl Accounts {
             )
             .into());
         }
-        let user = self.me(caller).await?;
         if !self
             .hasher
-            .verify(current, Some(user.password_hash))
+            .verify(current, Some(user.password_hash.clone()))
             .await?
         {
             return Err(crate::domain::Violation::new("current_password", "is incorrect").into());
         }
         let hash = self.hasher.hash(new).await?;
-        self.store
-            .change_password(user.id, &hash, now_micros())
-            .await?;
+        self.store.change_password(user.id, &hash, now_micros()).await?;
         tracing::info!(user_id = %user.id, "password changed; all sessions revoked");
         Ok(())
     }
 
-    pub async fn logout_all(&self, caller: &AuthUser) -> Result<(), AuthError> {
+    pub async fn logout_all(&self, user: &UserRecord) -> Result<(), AuthError> {
         let n = self
             .store
-            .revoke_all_sessions(caller.user_id, now_micros(), "logout all")
+            .revoke_all_sessions(user.id, now_micros(), "logout all")
             .await?;
-        tracing::info!(user_id = %caller.user_id, sessions = n, "all sessions revoked");
+        tracing::info!(user_id = %user.id, sessions = n, "all sessions and access tokens revoked");
         Ok(())
     }
 }

@@ -28,6 +28,9 @@ pub struct Config {
     /// Password hashes computed at once (default: the number of cores).
     #[arg(long, env = "MAX_CONCURRENT_HASHES")]
     pub max_concurrent_hashes: Option<usize>,
+    /// Calls that may wait for a hashing slot; more fail at once with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "MAX_HASH_QUEUE", default_value_t = 32)]
+    pub max_hash_queue: usize,
     /// How long a login waits for a hashing slot before RESOURCE_EXHAUSTED.
     #[arg(long, env = "HASH_QUEUE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub hash_queue_timeout: Duration,
@@ -37,4 +40,39 @@ pub struct Config {
     /// argon2id iterations (OWASP minimum 2 at 19 MiB).
     #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
     pub argon2_iterations: u32,
+    /// Failed logins per username within the window before a lock-out.
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+    /// Failed logins per client address within the window before a lock-out.
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_ADDRESS", default_value_t = 50)]
+    pub login_max_failures_per_address: u32,
+    /// The window failures are counted in.
+    #[arg(long, env = "LOGIN_FAILURE_WINDOW", default_value = "15m", value_parser = parse_duration)]
+    pub login_failure_window: Duration,
+    /// The first lock-out; each further one doubles it.
+    #[arg(long, env = "LOGIN_LOCKOUT", default_value = "1m", value_parser = parse_duration)]
+    pub login_lockout: Duration,
+    /// The longest lock-out.
+    #[arg(long, env = "LOGIN_LOCKOUT_MAX", default_value = "1h", value_parser = parse_duration)]
+    pub login_lockout_max: Duration,
+    /// Registrations per client address within REGISTER_WINDOW.
+    #[arg(long, env = "REGISTER_MAX_PER_ADDRESS", default_value_t = 20)]
+    pub register_max_per_address: u32,
+    /// The window registrations are counted in.
+    #[arg(long, env = "REGISTER_WINDOW", default_value = "1h", value_parser = parse_duration)]
+    pub register_window: Duration,
+}
+
+impl Config {
+    pub fn throttle(&self) -> crate::throttle::ThrottleSettings {
+        crate::throttle::ThrottleSettings {
+            max_failures: self.login_max_failures,
+            max_failures_per_address: self.login_max_failures_per_address,
+            window: self.login_failure_window,
+            lockout: self.login_lockout,
+            max_lockout: self.login_lockout_max,
+            max_registrations_per_address: self.register_max_per_address,
+            registration_window: self.register_window,
+        }
+    }
 }

@@ -67,13 +67,19 @@ impl Username {
 pub struct Password(SecretString);
 
 impl Password {
-    /// Checks the length rules for a new password.
+    /// Checks the rules for a new password: length, and not one of the most common.
     pub fn parse_new(field: &'static str, s: String) -> Result<Self, Violation> {
         let len = s.chars().count();
         if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&len) {
             return Err(Violation::new(
                 field,
                 format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
+            ));
+        }
+        if is_common_password(&s) {
+            return Err(Violation::new(
+                field,
+                "is one of the most common passwords; choose another (a few unrelated words work well)",
             ));
         }
         Ok(Self(SecretString::from(s)))
@@ -105,6 +111,16 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// The 10,000 most common passwords (see `scripts/update-common-passwords.sh`).
+static COMMON_PASSWORDS: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| include_str!("../data/common-passwords.txt").lines().collect());
+
+/// Whether the password, ignoring case, is on the common-passwords list.
+pub fn is_common_password(password: &str) -> bool {
+    // Nothing on the list is longer than this; skip the lower-casing for long input.
+    password.len() <= 64 && COMMON_PASSWORDS.contains(password.to_lowercase().as_str())
+}
+
 /// Length of an encoded refresh token: 32 random bytes in unpadded base64url.
 const REFRESH_TOKEN_LEN: usize = 43;
 
@@ -122,8 +138,7 @@ impl RefreshToken {
     /// A token presented by a caller. `None` when it cannot be one of ours (the caller
     /// gets the same answer as for an unknown token).
     pub fn parse(s: &str) -> Option<Self> {
-        let ok =
-            s.len() == REFRESH_TOKEN_LEN && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32);
+        let ok = s.len() == REFRESH_TOKEN_LEN && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32);
         ok.then(|| Self(SecretString::from(s.to_owned())))
     }
 
@@ -170,17 +185,22 @@ mod tests {
 
     #[test]
     fn passwords_count_characters_not_bytes() {
-        assert!(Password::parse_new("password", "1234567".into()).is_err());
-        assert!(Password::parse_new("password", "12345678".into()).is_ok());
+        assert!(Password::parse_new("password", "123456x".into()).is_err());
+        assert!(Password::parse_new("password", "1234567x".into()).is_ok());
         assert!(Password::parse_new("password", "é".repeat(128)).is_ok());
         assert!(Password::parse_new("password", "é".repeat(129)).is_err());
         assert!(
-            !format!(
-                "{:?}",
-                Password::parse_new("p", "hunter2hunter2".into()).unwrap()
-            )
-            .contains("hunter")
+            !format!("{:?}", Password::parse_new("p", "hunter2hunter2".into()).unwrap()).contains("hunter")
         );
+    }
+
+    #[test]
+    fn common_passwords_refused() {
+        for p in ["password", "PASSWORD1", "baseball", "iloveyou", "qwertyuiop"] {
+            let err = Password::parse_new("password", p.into()).unwrap_err();
+            assert!(err.reason.contains("most common"), "{p}");
+        }
+        assert!(Password::parse_new("password", "purple elephant staircase".into()).is_ok());
     }
 
     #[test]

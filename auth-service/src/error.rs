@@ -22,6 +22,10 @@ pub enum AuthError {
     /// `UNAUTHENTICATED`: bearer token missing or refused, or its user is gone.
     #[error("{0}")]
     Unauthenticated(String),
+    /// `RESOURCE_EXHAUSTED` with a `RetryInfo`: too many failed logins (or registrations)
+    /// for this name or address. One message whether the name exists or not.
+    #[error("too many attempts; retry later")]
+    Throttled { retry_after: std::time::Duration },
     /// `RESOURCE_EXHAUSTED`: too many password hashes queued.
     #[error("server busy, retry later")]
     Overloaded,
@@ -48,6 +52,14 @@ impl From<AuthError> for Status {
                 Status::unauthenticated(e.to_string())
             }
             AuthError::Unauthenticated(msg) => Status::unauthenticated(msg),
+            AuthError::Throttled { retry_after } => {
+                use tonic_types::{ErrorDetails, StatusExt};
+                Status::with_error_details(
+                    tonic::Code::ResourceExhausted,
+                    format!("too many attempts; retry in {} s", retry_after.as_secs()),
+                    ErrorDetails::with_retry_info(Some(retry_after)),
+                )
+            }
             AuthError::Overloaded => Status::resource_exhausted(e.to_string()),
             AuthError::Database(db) => common::db::status(db),
             AuthError::Internal(detail) => {

@@ -1,14 +1,18 @@
 //! `auth.v1.AuthService` handlers: parse the request into domain values, call
 //! [`Accounts`], convert the answer. Errors become statuses in `error`.
 
-use common::{bearer, time};
+use std::{net::IpAddr, sync::Arc};
+
+use common::{bearer, time, token::AccessTokens};
 use todo_grpc_proto::auth::v1::{self as pb, auth_service_server::AuthService};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::{
     accounts::{Accounts, Session},
     domain::{Password, Username, Violation},
     error::AuthError,
+    revocations::RevocationFeed,
     store::UserRecord,
 };
 
@@ -21,17 +25,29 @@ const MAX_TOKEN_FIELD: usize = common::token::MAX_TOKEN_BYTES;
 
 pub struct AuthGrpc {
     accounts: Accounts,
-    tokens: std::sync::Arc<common::token::AccessTokens>,
+    tokens: Arc<AccessTokens>,
+    revocations: Arc<RevocationFeed>,
 }
 
 impl AuthGrpc {
-    pub fn new(accounts: Accounts, tokens: std::sync::Arc<common::token::AccessTokens>) -> Self {
-        Self { accounts, tokens }
+    pub fn new(accounts: Accounts, tokens: Arc<AccessTokens>, revocations: Arc<RevocationFeed>) -> Self {
+        Self {
+            accounts,
+            tokens,
+            revocations,
+        }
     }
 
-    fn caller<T>(&self, request: &Request<T>) -> Result<common::token::AuthUser, Status> {
-        bearer::authenticate(&self.tokens, request.metadata())
+    /// The signed-in caller, revocation checked.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<UserRecord, Status> {
+        let token = bearer::bearer_token(request.metadata())?;
+        Ok(self.accounts.authenticate(token).await?.1)
     }
+}
+
+/// The client's IP address, for throttling.
+fn client_ip<T>(request: &Request<T>) -> Option<IpAddr> {
+    request.remote_addr().map(|a| a.ip())
 }
 
 fn user_to_pb(user: &UserRecord) -> pb::User {
@@ -65,12 +81,16 @@ fn cookie_token<T>(request: &Request<T>) -> Option<String> {
 }
 
 /// The token from the body, or for browsers from the cookie when the body has none.
-fn presented_token<T>(request: &Request<T>, body: &str) -> Result<String, AuthError> {
+/// `None` when a browser has neither: it simply has no session.
+fn presented_token<T>(request: &Request<T>, body: &str) -> Result<Option<String>, AuthError> {
     let token = match (body.is_empty(), is_browser(request)) {
-        (true, true) => cookie_token(request).unwrap_or_default(),
+        (true, true) => match cookie_token(request) {
+            Some(token) => token,
+            None => return Ok(None),
+        },
         _ => body.to_owned(),
     };
-    token_field("refresh_token", &token).map(str::to_owned)
+    token_field("refresh_token", &token).map(|t| Some(t.to_owned()))
 }
 
 fn set_cookie<T>(response: &mut Response<T>, value: &str, max_age_secs: u64) {
@@ -113,9 +133,7 @@ fn token_field<'a>(field: &'static str, value: &'a str) -> Result<&'a str, AuthE
         return Err(Violation::new(field, "is required").into());
     }
     if value.len() > MAX_TOKEN_FIELD {
-        return Err(
-            Violation::new(field, format!("must be at most {MAX_TOKEN_FIELD} bytes")).into(),
-        );
+        return Err(Violation::new(field, format!("must be at most {MAX_TOKEN_FIELD} bytes")).into());
     }
     Ok(value)
 }
@@ -126,20 +144,19 @@ impl AuthService for AuthGrpc {
         &self,
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
+        let addr = client_ip(&request);
         let req = request.into_inner();
         let username = Username::parse("username", &req.username).map_err(AuthError::from)?;
         let password = Password::parse_new("password", req.password).map_err(AuthError::from)?;
-        let user = self.accounts.register(username, password).await?;
+        let user = self.accounts.register(username, password, addr).await?;
         Ok(Response::new(pb::RegisterResponse {
             user: Some(user_to_pb(&user)),
         }))
     }
 
-    async fn login(
-        &self,
-        request: Request<pb::LoginRequest>,
-    ) -> Result<Response<pb::TokenPair>, Status> {
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::TokenPair>, Status> {
         let browser = is_browser(&request);
+        let addr = client_ip(&request);
         let req = request.into_inner();
         if req.username.is_empty() {
             return Err(AuthError::from(Violation::new("username", "is required")).into());
@@ -148,22 +165,21 @@ impl AuthService for AuthGrpc {
             return Err(AuthError::from(Violation::new("username", "is too long")).into());
         }
         let password = Password::parse_given("password", req.password).map_err(AuthError::from)?;
-        let session = self.accounts.login(&req.username, password).await?;
+        let session = self.accounts.login(&req.username, password, addr).await?;
         Ok(session_response(session, browser))
     }
 
-    async fn refresh(
-        &self,
-        request: Request<pb::RefreshRequest>,
-    ) -> Result<Response<pb::TokenPair>, Status> {
-        let token = presented_token(&request, &request.get_ref().refresh_token)?;
+    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::TokenPair>, Status> {
+        let token = presented_token(&request, &request.get_ref().refresh_token)?
+            .ok_or(AuthError::InvalidRefreshToken)?;
         let session = self.accounts.refresh(&token).await?;
         Ok(session_response(session, is_browser(&request)))
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<()>, Status> {
-        let token = presented_token(&request, &request.get_ref().refresh_token)?;
-        self.accounts.logout(&token).await?;
+        if let Some(token) = presented_token(&request, &request.get_ref().refresh_token)? {
+            self.accounts.logout(&token).await?;
+        }
         let mut response = Response::new(());
         if is_browser(&request) {
             set_cookie(&mut response, "", 0);
@@ -177,7 +193,7 @@ impl AuthService for AuthGrpc {
     ) -> Result<Response<pb::VerifyTokenResponse>, Status> {
         let req = request.into_inner();
         let token = token_field("access_token", &req.access_token)?;
-        let user = self.accounts.verify(token)?;
+        let (user, _) = self.accounts.authenticate(token).await?;
         Ok(Response::new(pb::VerifyTokenResponse {
             user_id: user.user_id.to_string(),
             username: user.username,
@@ -185,12 +201,8 @@ impl AuthService for AuthGrpc {
         }))
     }
 
-    async fn get_me(
-        &self,
-        request: Request<pb::GetMeRequest>,
-    ) -> Result<Response<pb::User>, Status> {
-        let caller = self.caller(&request)?;
-        let user = self.accounts.me(&caller).await?;
+    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::User>, Status> {
+        let user = self.caller(&request).await?;
         Ok(Response::new(user_to_pb(&user)))
     }
 
@@ -198,21 +210,31 @@ impl AuthService for AuthGrpc {
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<()>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let req = request.into_inner();
-        let current = Password::parse_given("current_password", req.current_password)
-            .map_err(AuthError::from)?;
+        let current =
+            Password::parse_given("current_password", req.current_password).map_err(AuthError::from)?;
         let new = Password::parse_new("new_password", req.new_password).map_err(AuthError::from)?;
         self.accounts.change_password(&caller, current, new).await?;
         Ok(Response::new(()))
     }
 
-    async fn logout_all(
-        &self,
-        request: Request<pb::LogoutAllRequest>,
-    ) -> Result<Response<()>, Status> {
-        let caller = self.caller(&request)?;
+    async fn logout_all(&self, request: Request<pb::LogoutAllRequest>) -> Result<Response<()>, Status> {
+        let caller = self.caller(&request).await?;
         self.accounts.logout_all(&caller).await?;
         Ok(Response::new(()))
+    }
+
+    type WatchRevocationsStream = ReceiverStream<Result<pb::RevocationBatch, Status>>;
+
+    async fn watch_revocations(
+        &self,
+        request: Request<pb::WatchRevocationsRequest>,
+    ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
+        // Only our own services: a service token, never a user's.
+        let token = bearer::bearer_token(request.metadata())?;
+        let service = self.tokens.verify_service_token(token)?;
+        tracing::info!(%service, "revocation feed subscribed");
+        Ok(Response::new(self.revocations.subscribe().await?))
     }
 }

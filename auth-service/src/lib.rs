@@ -7,6 +7,8 @@
 //! - [`accounts`]: the use cases (register, login, refresh, revoke).
 //! - [`domain`]: usernames, passwords, refresh tokens: only valid values.
 //! - [`password`]: argon2id on the blocking pool, bounded.
+//! - [`throttle`]: failed-login and registration limits, kept in the database.
+//! - [`revocations`]: the feed that tells todo-services which tokens are revoked.
 //! - [`store`]: every SQL statement.
 //! - [`error`]: the error enum and its mapping to gRPC status codes.
 
@@ -16,8 +18,10 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod password;
+pub mod revocations;
 pub mod startup;
 pub mod store;
+pub mod throttle;
 
 pub use common::server::{Application, StartupError};
 pub use config::Config;

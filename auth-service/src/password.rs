@@ -1,10 +1,18 @@
 //! argon2id password hashing, off the async executor and bounded in concurrency.
 //!
 //! Each hash costs ~19 MiB and tens of milliseconds of CPU. Hashes run on the blocking
-//! pool, at most `max_concurrent` at once; a call that cannot get a slot within
-//! `queue_timeout` fails with `RESOURCE_EXHAUSTED` rather than queueing without end.
+//! pool, at most `max_concurrent` at once, so the async threads stay free for every other
+//! call. At most `max_queue` calls wait for a slot, none longer than `queue_timeout`;
+//! past either a call fails at once with `RESOURCE_EXHAUSTED` rather than queueing
+//! without end.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use argon2::{
     Algorithm, Argon2, Params, Version,
@@ -37,6 +45,8 @@ impl Default for HashParams {
 pub struct Hasher {
     argon2: Argon2<'static>,
     permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_queue: usize,
     queue_timeout: Duration,
     /// Verified against when the user does not exist, so that an unknown username costs
     /// the same time as a wrong password.
@@ -47,15 +57,11 @@ impl Hasher {
     pub fn new(
         params: HashParams,
         max_concurrent: usize,
+        max_queue: usize,
         queue_timeout: Duration,
     ) -> Result<Self, AuthError> {
-        let params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            None,
-        )
-        .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
+        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = argon2
             .hash_password(b"dummy password for unknown users")
@@ -64,6 +70,8 @@ impl Hasher {
         Ok(Self {
             argon2,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_queue,
             queue_timeout,
             dummy_hash: dummy_hash.into(),
         })
@@ -74,10 +82,23 @@ impl Hasher {
         &self,
         f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> Result<T, AuthError> {
-        let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| AuthError::Overloaded)?
-            .map_err(|_| AuthError::Internal("hasher closed".into()))?;
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Count ourselves in the queue (the guard leaves it, also if the caller
+                // goes away); leave at once if it is full.
+                let queued = Queued::join(&self.waiting);
+                if queued.position >= self.max_queue {
+                    return Err(AuthError::Overloaded);
+                }
+                let waited =
+                    tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await;
+                drop(queued);
+                waited
+                    .map_err(|_| AuthError::Overloaded)?
+                    .map_err(|_| AuthError::Internal("hasher closed".into()))?
+            }
+        };
         let argon2 = self.argon2.clone();
         tokio::task::spawn_blocking(move || {
             let out = f(&argon2);
@@ -101,11 +122,7 @@ impl Hasher {
 
     /// Whether `password` matches `stored`. With no stored hash (unknown user) it checks
     /// against the dummy hash and answers `false`, taking the same time.
-    pub async fn verify(
-        &self,
-        password: Password,
-        stored: Option<String>,
-    ) -> Result<bool, AuthError> {
+    pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool, AuthError> {
         let known = stored.is_some();
         let phc: String = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matched = self
@@ -122,6 +139,25 @@ impl Hasher {
     }
 }
 
+/// A place in the hash queue, given back on drop.
+struct Queued<'a> {
+    waiting: &'a AtomicUsize,
+    position: usize,
+}
+
+impl<'a> Queued<'a> {
+    fn join(waiting: &'a AtomicUsize) -> Self {
+        let position = waiting.fetch_add(1, Ordering::AcqRel);
+        Self { waiting, position }
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,7 +168,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
-        let hasher = Hasher::new(HashParams::default(), 2, Duration::from_secs(5)).unwrap();
+        let hasher = Hasher::new(HashParams::default(), 2, 8, Duration::from_secs(5)).unwrap();
         let phc = hasher.hash(pw("correct horse")).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(
@@ -141,12 +177,7 @@ mod tests {
                 .await
                 .unwrap()
         );
-        assert!(
-            !hasher
-                .verify(pw("wrong horse"), Some(phc.clone()))
-                .await
-                .unwrap()
-        );
+        assert!(!hasher.verify(pw("wrong horse"), Some(phc.clone())).await.unwrap());
         assert!(!hasher.verify(pw("correct horse"), None).await.unwrap());
         assert!(
             !hasher
@@ -160,7 +191,19 @@ mod tests {
 
     #[tokio::test]
     async fn full_queue_fails_fast() {
-        let hasher = Hasher::new(HashParams::default(), 1, Duration::from_millis(1)).unwrap();
+        let hasher = Hasher::new(HashParams::default(), 1, 8, Duration::from_millis(1)).unwrap();
+        let _held = hasher.permits.clone().acquire_owned().await.unwrap();
+        assert!(matches!(
+            hasher.hash(pw("whatever1")).await,
+            Err(AuthError::Overloaded)
+        ));
+        assert_eq!(
+            hasher.waiting.load(Ordering::Acquire),
+            0,
+            "the queue place is given back"
+        );
+        // A full queue refuses without waiting.
+        let hasher = Hasher::new(HashParams::default(), 1, 0, Duration::from_secs(600)).unwrap();
         let _held = hasher.permits.clone().acquire_owned().await.unwrap();
         assert!(matches!(
             hasher.hash(pw("whatever1")).await,

@@ -14,7 +14,9 @@ use crate::{
     config::Config,
     grpc::AuthGrpc,
     password::{HashParams, Hasher},
+    revocations::RevocationFeed,
     store::Store,
+    throttle::Throttle,
 };
 
 /// Fully qualified name of the service, for health and reflection.
@@ -50,20 +52,26 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
             parallelism: 1,
         },
         config.max_concurrent_hashes.unwrap_or(cores),
+        config.max_hash_queue,
         config.hash_queue_timeout,
     )
     .map_err(|e| StartupError::Other(e.to_string()))?;
+    let store = Store::new(pool.clone());
+    let throttle = Throttle::new(store.clone(), config.throttle());
     let accounts = Accounts::new(
-        Store::new(pool.clone()),
+        store.clone(),
         hasher,
         tokens.clone(),
+        throttle,
         config.refresh_token_ttl,
     );
-    let service = AuthServiceServer::new(AuthGrpc::new(accounts, tokens))
+    // Every token issued before a revocation has expired once this much time has passed.
+    let horizon = config.access_token_ttl + std::time::Duration::from_secs(common::token::LEEWAY_SECS + 5);
+    let (feed, feed_task) = RevocationFeed::start(store, horizon);
+    let service = AuthServiceServer::new(AuthGrpc::new(accounts, tokens, feed))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
-    let (routes, reporter) =
-        server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
+    let (routes, reporter) = server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
     let app = Application::bind(
         SERVICE_NAME,
         (routes.add_service(service), reporter),
@@ -71,7 +79,8 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         config.listen_addr,
         &config.server,
     )
-    .await?;
+    .await?
+    .with_task(feed_task);
     tracing::info!(
         addr = %app.local_addr(),
         database = common::db::backend(&config.database_url),

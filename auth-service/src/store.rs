@@ -13,13 +13,19 @@ pub struct UserRecord {
     pub username: String,
     pub password_hash: String,
     pub create_time: i64,
+    /// Access tokens issued at or before this instant (seconds) are revoked.
+    pub tokens_valid_after: i64,
 }
 
 /// What presenting a refresh token did.
 #[derive(Debug)]
 pub enum Rotation {
     /// The token was current: it is now used, and `new` replaces it in the same session.
-    Rotated { user_id: Uuid, username: String },
+    Rotated {
+        user_id: Uuid,
+        username: String,
+        tokens_valid_after: i64,
+    },
     /// The token had already been rotated: the whole session is now revoked.
     Reused,
     /// Unknown, expired, or its session was revoked.
@@ -34,13 +40,15 @@ pub struct Store {
 fn user_from_row(row: &AnyRow) -> Result<UserRecord, AuthError> {
     let id: String = row.try_get("id")?;
     Ok(UserRecord {
-        id: Uuid::parse_str(&id)
-            .map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
+        id: Uuid::parse_str(&id).map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
         username: row.try_get("username")?,
         password_hash: row.try_get("password_hash")?,
         create_time: row.try_get("create_time")?,
+        tokens_valid_after: row.try_get("tokens_valid_after")?,
     })
 }
+
+const USER_COLUMNS: &str = "id, username, password_hash, create_time, tokens_valid_after";
 
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
@@ -52,11 +60,7 @@ impl Store {
     }
 
     /// Inserts a user; `UsernameTaken` if the case-folded name exists.
-    pub async fn create_user(
-        &self,
-        user: &UserRecord,
-        username_key: &str,
-    ) -> Result<(), AuthError> {
+    pub async fn create_user(&self, user: &UserRecord, username_key: &str) -> Result<(), AuthError> {
         sqlx::query(
             "INSERT INTO users (id, username, username_key, password_hash, create_time, update_time) \
              VALUES ($1, $2, $3, $4, $5, $5)",
@@ -79,9 +83,9 @@ impl Store {
     }
 
     pub async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, AuthError> {
-        let row = sqlx::query(
-            "SELECT id, username, password_hash, create_time FROM users WHERE username_key = $1",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username_key = $1"
+        )))
         .bind(username_key)
         .fetch_optional(&self.pool)
         .await?;
@@ -89,11 +93,12 @@ impl Store {
     }
 
     pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, AuthError> {
-        let row =
-            sqlx::query("SELECT id, username, password_hash, create_time FROM users WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -160,7 +165,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let user = sqlx::query(
-                "SELECT u.id, u.username FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+                "SELECT u.id, u.username, u.tokens_valid_after FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id = $1",
             )
             .bind(&session_id)
             .fetch_one(&mut *tx)
@@ -171,6 +177,7 @@ impl Store {
                 user_id: Uuid::parse_str(&id)
                     .map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
                 username: user.try_get("username")?,
+                tokens_valid_after: user.try_get("tokens_valid_after")?,
             });
         }
         tx.rollback().await?;
@@ -204,21 +211,19 @@ impl Store {
         Ok(())
     }
 
-    /// Revokes every open session of the user.
-    pub async fn revoke_all_sessions(
-        &self,
-        user_id: Uuid,
-        now: i64,
-        reason: &str,
-    ) -> Result<u64, AuthError> {
+    /// Revokes every open session of the user and every access token issued until now.
+    pub async fn revoke_all_sessions(&self, user_id: Uuid, now: i64, reason: &str) -> Result<u64, AuthError> {
+        let mut tx = common::db::begin_write(&self.pool).await?;
         let done = sqlx::query(
             "UPDATE sessions SET revoke_time = $1, revoke_reason = $2 WHERE user_id = $3 AND revoke_time IS NULL",
         )
         .bind(now)
         .bind(reason)
         .bind(user_id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        revoke_access_tokens(&mut tx, user_id, now).await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -244,7 +249,148 @@ impl Store {
         .bind(user_id.to_string())
         .execute(&mut *tx)
         .await?;
+        revoke_access_tokens(&mut tx, user_id, now).await?;
         tx.commit().await?;
         Ok(())
     }
+
+    /// Revocations newer than `since` (seconds): users whose tokens issued at or before
+    /// `tokens_valid_after` are refused.
+    pub async fn revocations_since(&self, since: i64) -> Result<Vec<(Uuid, i64)>, AuthError> {
+        let rows = sqlx::query("SELECT id, tokens_valid_after FROM users WHERE tokens_valid_after > $1")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                let id =
+                    Uuid::parse_str(&id).map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?;
+                Ok((id, row.try_get("tokens_valid_after")?))
+            })
+            .collect()
+    }
+
+    /// The latest `locked_until` (micros) among `keys` that is still in the future.
+    pub async fn locked_until(&self, keys: &[String], now: i64) -> Result<Option<i64>, AuthError> {
+        let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT locked_until FROM login_throttle WHERE locked_until > $1 AND throttle_key IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        for key in keys {
+            query = query.bind(key);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut latest = None;
+        for row in rows {
+            let until: i64 = row.try_get("locked_until")?;
+            latest = latest.max(Some(until));
+        }
+        Ok(latest)
+    }
+
+    /// Counts one failure for `key` in the current window (a new window when the last
+    /// began at or before `window_cutoff`). On reaching `max` the key is locked for
+    /// `delay(previous lock-outs)` micros and the count starts again; answers the new
+    /// number of lock-outs then. Lock-outs older than `memory_cutoff` are forgotten.
+    pub async fn count_failure(
+        &self,
+        key: &str,
+        now: i64,
+        window_cutoff: i64,
+        memory_cutoff: i64,
+        max: i64,
+        delay: impl FnOnce(i64) -> i64,
+    ) -> Result<Option<i64>, AuthError> {
+        let mut tx = common::db::begin_write(&self.pool).await?;
+        let row = sqlx::query(
+            "INSERT INTO login_throttle (throttle_key, failures, window_start, locked_until, lockouts, update_time) \
+             VALUES ($1, 1, $2, 0, 0, $2) \
+             ON CONFLICT (throttle_key) DO UPDATE SET \
+               failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
+               window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END, \
+               lockouts = CASE WHEN login_throttle.update_time <= $4 THEN 0 ELSE login_throttle.lockouts END, \
+               update_time = $2 \
+             RETURNING failures, lockouts",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window_cutoff)
+        .bind(memory_cutoff)
+        .fetch_one(&mut *tx)
+        .await?;
+        let failures: i64 = row.try_get("failures")?;
+        let lockouts: i64 = row.try_get("lockouts")?;
+        let mut locked = None;
+        if failures >= max {
+            sqlx::query(
+                "UPDATE login_throttle SET locked_until = $2, lockouts = lockouts + 1, failures = 0, window_start = $3 \
+                 WHERE throttle_key = $1",
+            )
+            .bind(key)
+            .bind(now.saturating_add(delay(lockouts)))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            locked = Some(lockouts + 1);
+        }
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    /// Forgets `key`'s failures and lock-outs.
+    pub async fn clear_throttle(&self, key: &str) -> Result<(), AuthError> {
+        sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts one event for `key` in the current window (a new window when the last began
+    /// at or before `window_cutoff`); answers the count and when the window began.
+    pub async fn count_event(
+        &self,
+        key: &str,
+        now: i64,
+        window_cutoff: i64,
+    ) -> Result<(i64, i64), AuthError> {
+        let row = sqlx::query(
+            "INSERT INTO login_throttle (throttle_key, failures, window_start, locked_until, lockouts, update_time) \
+             VALUES ($1, 1, $2, 0, 0, $2) \
+             ON CONFLICT (throttle_key) DO UPDATE SET \
+               failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
+               window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END, \
+               update_time = $2 \
+             RETURNING failures, window_start",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window_cutoff)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("failures")?, row.try_get("window_start")?))
+    }
+}
+
+/// Access tokens of the user issued at or before now are revoked (seconds, the unit of `iat`).
+async fn revoke_access_tokens(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: Uuid,
+    now_micros: i64,
+) -> Result<(), AuthError> {
+    // Tokens issued since the last revocation may carry an `iat` up to one second past
+    // it (see `AccessTokens::issue_after`), so the new mark must be past that too.
+    sqlx::query(
+        "UPDATE users SET tokens_valid_after = \
+           CASE WHEN tokens_valid_after + 1 > $1 THEN tokens_valid_after + 1 ELSE $1 END \
+         WHERE id = $2",
+    )
+        .bind(now_micros.div_euclid(1_000_000))
+        .bind(user_id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

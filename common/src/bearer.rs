@@ -18,9 +18,7 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
         .split_once(' ')
         .ok_or_else(|| Status::unauthenticated("malformed authorization header"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(Status::unauthenticated(
-            "authorization scheme must be Bearer",
-        ));
+        return Err(Status::unauthenticated("authorization scheme must be Bearer"));
     }
     let token = token.trim();
     if token.is_empty() {
@@ -69,13 +67,7 @@ mod tests {
 
     #[test]
     fn refuses_other_shapes_without_echoing() {
-        for v in [
-            "Basic abc",
-            "Bearer",
-            "Bearer ",
-            "abc",
-            "Token secret-value",
-        ] {
+        for v in ["Basic abc", "Bearer", "Bearer ", "abc", "Token secret-value"] {
             let status = bearer_token(&md(v)).unwrap_err();
             assert_eq!(status.code(), tonic::Code::Unauthenticated, "{v}");
             assert!(!status.message().contains("abc") && !status.message().contains("secret"));

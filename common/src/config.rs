@@ -33,10 +33,7 @@ pub struct JwtArgs {
 impl std::fmt::Debug for JwtArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtArgs")
-            .field(
-                "jwt_secret",
-                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
-            )
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("jwt_secret_file", &self.jwt_secret_file)
             .field("jwt_previous_secrets", &self.jwt_previous_secrets.len())
             .field("jwt_issuer", &self.jwt_issuer)
@@ -56,15 +53,9 @@ pub enum ConfigError {
     #[error("JWT_SECRET is too short: {0} (for example: openssl rand -base64 48)")]
     ShortSecret(SecretTooShort),
     #[error("JWT_PREVIOUS_SECRETS entry {index} is too short: {source}")]
-    ShortPreviousSecret {
-        index: usize,
-        source: SecretTooShort,
-    },
+    ShortPreviousSecret { index: usize, source: SecretTooShort },
     #[error("cannot read JWT_SECRET_FILE {path}: {source}")]
-    SecretFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    SecretFile { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Invalid(String),
 }
@@ -117,6 +108,10 @@ pub struct ServerArgs {
     /// How long a call waits for a database connection before failing with UNAVAILABLE.
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub database_acquire_timeout: Duration,
+    /// Calls in flight at once, over all connections; past it calls fail fast with
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "MAX_IN_FLIGHT_REQUESTS", default_value_t = 1024)]
+    pub max_in_flight_requests: usize,
     /// How long shutdown waits for in-flight calls.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -139,10 +134,7 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(
-            parse_duration("30d").unwrap(),
-            Duration::from_secs(30 * 86400)
-        );
+        assert_eq!(parse_duration("30d").unwrap(), Duration::from_secs(30 * 86400));
         assert!(parse_duration("soon").is_err());
     }
 
@@ -158,10 +150,7 @@ mod tests {
 
     #[test]
     fn secrets_are_checked_and_not_echoed() {
-        assert!(matches!(
-            args(None).secrets(),
-            Err(ConfigError::MissingSecret)
-        ));
+        assert!(matches!(args(None).secrets(), Err(ConfigError::MissingSecret)));
         let err = args(Some("short-secret-value"))
             .secrets()
             .unwrap_err()
@@ -178,10 +167,7 @@ mod tests {
         let mut a = args(None);
         a.jwt_secret_file = Some(dir.clone());
         let (secret, _) = a.secrets().unwrap();
-        assert_eq!(
-            secret.key_id(),
-            JwtSecret::new(vec![b's'; 32]).unwrap().key_id()
-        );
+        assert_eq!(secret.key_id(), JwtSecret::new(vec![b's'; 32]).unwrap().key_id());
         let _ = std::fs::remove_file(dir);
     }
 }

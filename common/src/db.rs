@@ -91,9 +91,7 @@ pub async fn connect(
 /// Begins a transaction that will write. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`), so concurrent writers wait for the busy timeout instead of
 /// failing when a read snapshot cannot be upgraded.
-pub async fn begin_write(
-    pool: &AnyPool,
-) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+pub async fn begin_write(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
     if pool.connect_options().database_url.scheme() == "sqlite" {
         pool.begin_with("BEGIN IMMEDIATE").await
     } else {
@@ -104,19 +102,14 @@ pub async fn begin_write(
 /// Whether the database answers, for health reporting.
 pub async fn ping(pool: &AnyPool) -> bool {
     matches!(
-        tokio::time::timeout(
-            Duration::from_secs(2),
-            sqlx::query("SELECT 1").execute(pool)
-        )
-        .await,
+        tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(pool)).await,
         Ok(Ok(_))
     )
 }
 
 /// Whether the error is a unique-constraint violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_unique_violation())
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
 }
 
 /// The status a database failure becomes: `UNAVAILABLE` when the database cannot be
@@ -124,10 +117,7 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// returned.
 pub fn status(e: sqlx::Error) -> Status {
     match &e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
             tracing::warn!(error = %e, "database unavailable");
             Status::unavailable("database unavailable")
         }
@@ -153,10 +143,7 @@ mod tests {
             with_create_mode("sqlite://a.db?x=1"),
             "sqlite://a.db?x=1&mode=rwc"
         );
-        assert_eq!(
-            with_create_mode("sqlite://a.db?mode=ro"),
-            "sqlite://a.db?mode=ro"
-        );
+        assert_eq!(with_create_mode("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
         assert_eq!(with_create_mode("postgres://h/db"), "postgres://h/db");
     }
 }

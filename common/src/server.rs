@@ -45,7 +45,9 @@ pub struct Application {
     routes: Routes,
     cors: CorsLayer,
     grace: Duration,
-    health_task: JoinHandle<()>,
+    max_in_flight: usize,
+    /// Background tasks that live as long as the server: health, feeds.
+    tasks: Vec<JoinHandle<()>>,
     local_addr: SocketAddr,
 }
 
@@ -71,9 +73,16 @@ impl Application {
             routes,
             cors,
             grace: args.shutdown_grace,
-            health_task,
+            max_in_flight: args.max_in_flight_requests.max(1),
+            tasks: vec![health_task],
             local_addr,
         })
+    }
+
+    /// Adds a background task to stop when the server stops.
+    pub fn with_task(mut self, task: JoinHandle<()>) -> Self {
+        self.tasks.push(task);
+        self
     }
 
     /// Where the service listens (useful with port 0).
@@ -86,8 +95,18 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), tonic::transport::Error> {
-        let result = serve(self.listener, self.routes, self.cors, self.grace, shutdown).await;
-        self.health_task.abort();
+        let result = serve(
+            self.listener,
+            self.routes,
+            self.cors,
+            self.grace,
+            self.max_in_flight,
+            shutdown,
+        )
+        .await;
+        for task in &self.tasks {
+            task.abort();
+        }
         result
     }
 }
@@ -178,13 +197,11 @@ pub fn cors_layer(origins: &[String]) -> Result<CorsLayer, ConfigError> {
         .map(|o| {
             if o == "*" {
                 return Err(ConfigError::Invalid(
-                    "CORS_ALLOWED_ORIGINS: list origins explicitly; `*` cannot carry credentials"
-                        .into(),
+                    "CORS_ALLOWED_ORIGINS: list origins explicitly; `*` cannot carry credentials".into(),
                 ));
             }
-            HeaderValue::from_str(o.trim_end_matches('/')).map_err(|_| {
-                ConfigError::Invalid(format!("CORS_ALLOWED_ORIGINS: bad origin {o:?}"))
-            })
+            HeaderValue::from_str(o.trim_end_matches('/'))
+                .map_err(|_| ConfigError::Invalid(format!("CORS_ALLOWED_ORIGINS: bad origin {o:?}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let header = HeaderName::from_static;
@@ -215,6 +232,7 @@ pub async fn serve(
     routes: Routes,
     cors: CorsLayer,
     grace: Duration,
+    max_in_flight: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
@@ -227,13 +245,13 @@ pub async fn serve(
     let server = Server::builder()
         .accept_http1(true)
         .layer(cors)
-        .layer(tower::util::MapRequestLayer::new(
-            mark_grpc_web as fn(_) -> _,
-        ))
+        .layer(tower::util::MapRequestLayer::new(mark_grpc_web as fn(_) -> _))
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(tower::util::MapResponseLayer::new(
-            oversized_is_resource_exhausted as fn(_) -> _,
-        ))
+        .layer(tower::util::MapResponseLayer::new(contract_codes as fn(_) -> _))
+        // A bound on calls in flight across all connections: past it, calls fail at once
+        // with RESOURCE_EXHAUSTED instead of queueing without end.
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max_in_flight))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, signal);
     let deadline = async move {
@@ -283,9 +301,7 @@ pub async fn healthcheck_command(default_addr: &str) -> Option<std::process::Exi
     .or_else(|| std::env::var("LISTEN_ADDR").ok())
     .unwrap_or_else(|| default_addr.to_owned());
     // A wildcard listen address is reached on loopback.
-    let addr = addr
-        .replace("0.0.0.0", "127.0.0.1")
-        .replace("[::]", "[::1]");
+    let addr = addr.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
     let check = async {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|e| e.to_string())?
@@ -313,19 +329,27 @@ pub async fn healthcheck_command(default_addr: &str) -> Option<std::process::Exi
     Some(std::process::ExitCode::FAILURE)
 }
 
-/// tonic answers a message over `max_decoding_message_size` with `OUT_OF_RANGE`; the
-/// contract (like grpc-go and grpc-java) says `RESOURCE_EXHAUSTED`. The refusal is a
-/// trailers-only response, so the code is in the headers and can be rewritten here.
-fn oversized_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
+/// Brings two of tonic's codes in line with the contract. Both refusals happen before a
+/// handler runs and are trailers-only responses, so the code is in the headers:
+/// - a message over `max_decoding_message_size` is `OUT_OF_RANGE` in tonic,
+///   `RESOURCE_EXHAUSTED` in the contract (as in grpc-go and grpc-java);
+/// - a request that does not decode (invalid UTF-8 in a string, a broken message) is
+///   `INTERNAL` in tonic; it is the caller's bad input, so `INVALID_ARGUMENT`.
+fn contract_codes<B>(mut response: http::Response<B>) -> http::Response<B> {
     let headers = response.headers_mut();
-    let oversized = headers.get("grpc-status").is_some_and(|s| s == "11")
-        && headers.get("grpc-message").is_some_and(|m| {
+    let message = |prefix: &str| {
+        headers.get("grpc-message").is_some_and(|m| {
             let m = m.as_bytes();
-            m.starts_with(b"Error,%20decoded%20message%20length%20too%20large")
-                || m.starts_with(b"Error, decoded message length too large")
-        });
-    if oversized {
-        headers.insert("grpc-status", HeaderValue::from_static("8"));
+            m.starts_with(prefix.as_bytes()) || m.starts_with(prefix.replace(' ', "%20").as_bytes())
+        })
+    };
+    let code = match headers.get("grpc-status").map(HeaderValue::as_bytes) {
+        Some(b"11") if message("Error, decoded message length too large") => Some("8"),
+        Some(b"13") if message("failed to decode Protobuf message") => Some("3"),
+        _ => None,
+    };
+    if let Some(code) = code {
+        headers.insert("grpc-status", HeaderValue::from_static(code));
     }
     response
 }

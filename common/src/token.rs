@@ -137,12 +137,18 @@ impl Key {
     }
 }
 
+/// Lifetime of a service token (todo-service to auth-service); one is minted per connection.
+pub const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(300);
+
 /// Signs with the current secret, verifies with the current and the previous ones.
 pub struct AccessTokens {
     current: Key,
     previous: Vec<Key>,
     settings: TokenSettings,
     validation: Validation,
+    /// Service tokens carry their own audience, so a user's token can never pass for
+    /// one, nor the other way round.
+    service_validation: Validation,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -168,11 +174,14 @@ impl AccessTokens {
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let mut service_validation = validation.clone();
+        service_validation.set_audience(&[service_audience(&settings.audience)]);
         Self {
             current: Key::new(current),
             previous: previous.iter().map(Key::new).collect(),
             settings,
             validation,
+            service_validation,
         }
     }
 
@@ -186,33 +195,76 @@ impl AccessTokens {
     }
 
     /// Signs a token for the user, valid for the configured lifetime from now.
-    pub fn issue(
+    pub fn issue(&self, user_id: Uuid, username: &str) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        self.issue_after(user_id, username, 0)
+    }
+
+    /// Like [`issue`](Self::issue), with `iat` later than `not_before` (seconds) even
+    /// when the clock has not passed it yet: revocation refuses tokens issued at or before
+    /// a user's `not_before`, and a token issued just after must not be caught by it.
+    pub fn issue_after(
         &self,
         user_id: Uuid,
         username: &str,
+        not_before: i64,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
-        let now = u64::try_from(crate::time::now_secs()).unwrap_or_default();
+        let now = crate::time::now_secs().max(not_before.saturating_add(1));
         let ttl = self.settings.access_ttl;
-        let claims = Claims {
-            sub: user_id.to_string(),
-            username: username.to_owned(),
-            iss: self.settings.issuer.clone(),
-            aud: self.settings.audience.clone(),
-            iat: now,
-            exp: now.saturating_add(ttl.as_secs()),
-            jti: Uuid::new_v4().to_string(),
-        };
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.current.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &self.current.encoding)?;
+        let token = self.sign(&user_id.to_string(), username, &self.settings.audience, now, ttl)?;
         Ok(IssuedToken {
             token,
             expires_in: ttl,
         })
     }
 
+    fn sign(
+        &self,
+        sub: &str,
+        username: &str,
+        audience: &str,
+        iat: i64,
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let iat = u64::try_from(iat).unwrap_or_default();
+        let claims = Claims {
+            sub: sub.to_owned(),
+            username: username.to_owned(),
+            iss: self.settings.issuer.clone(),
+            aud: audience.to_owned(),
+            iat,
+            exp: iat.saturating_add(ttl.as_secs()),
+            jti: Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.current.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.current.encoding)
+    }
+
+    /// A short-lived token by which one of our services (`name`) calls another's
+    /// internal RPCs. Only holders of the shared secret can make one.
+    pub fn issue_service_token(&self, name: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        let audience = service_audience(&self.settings.audience);
+        self.sign(
+            &Uuid::nil().to_string(),
+            name,
+            &audience,
+            crate::time::now_secs(),
+            SERVICE_TOKEN_TTL,
+        )
+    }
+
+    /// Checks a service token; answers the calling service's name.
+    pub fn verify_service_token(&self, token: &str) -> Result<String, TokenError> {
+        self.check(token, &self.service_validation)
+            .map(|user| user.username)
+    }
+
     /// Checks signature, algorithm, expiry, issuer and audience.
     pub fn verify(&self, token: &str) -> Result<AuthUser, TokenError> {
+        self.check(token, &self.validation)
+    }
+
+    fn check(&self, token: &str, validation: &Validation) -> Result<AuthUser, TokenError> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed);
         }
@@ -229,7 +281,7 @@ impl AccessTokens {
             None => keys.collect(),
         };
         for key in candidates {
-            match jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation) {
+            match jsonwebtoken::decode::<Claims>(token, &key.decoding, validation) {
                 Ok(data) => return claims_to_user(data.claims),
                 // Only a bad signature can mean "signed with another of our keys".
                 Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
@@ -240,13 +292,16 @@ impl AccessTokens {
     }
 }
 
+fn service_audience(audience: &str) -> String {
+    format!("{audience}#internal")
+}
+
 fn map_error(kind: &ErrorKind) -> TokenError {
     match kind {
         ErrorKind::ExpiredSignature => TokenError::Expired,
-        ErrorKind::Base64(_)
-        | ErrorKind::Json(_)
-        | ErrorKind::Utf8(_)
-        | ErrorKind::InvalidToken => TokenError::Malformed,
+        ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidToken => {
+            TokenError::Malformed
+        }
         _ => TokenError::Invalid,
     }
 }
@@ -316,6 +371,26 @@ mod tests {
     }
 
     #[test]
+    fn service_and_user_tokens_do_not_mix() {
+        let tokens = AccessTokens::new(&secret(1), &[], settings());
+        let service = tokens.issue_service_token("todo-service").unwrap();
+        assert_eq!(tokens.verify_service_token(&service).unwrap(), "todo-service");
+        assert_eq!(tokens.verify(&service), Err(TokenError::Invalid));
+        let user = tokens.issue(Uuid::new_v4(), "alice").unwrap().token;
+        assert_eq!(tokens.verify_service_token(&user), Err(TokenError::Invalid));
+        let other = AccessTokens::new(&secret(2), &[], settings());
+        assert!(other.verify_service_token(&service).is_err());
+    }
+
+    #[test]
+    fn issue_after_moves_iat_past_not_before() {
+        let tokens = AccessTokens::new(&secret(1), &[], settings());
+        let future = crate::time::now_secs() + 100;
+        let token = tokens.issue_after(Uuid::new_v4(), "a", future).unwrap().token;
+        assert_eq!(tokens.verify(&token).unwrap().issued_at, future + 1);
+    }
+
+    #[test]
     fn short_secret_refused() {
         assert!(JwtSecret::new(vec![0; 31]).is_err());
         assert!(!format!("{:?}", secret(7)).contains("7, 7"));
@@ -338,11 +413,7 @@ mod tests {
         let rotating = AccessTokens::new(&secret(1), &[secret(2)], settings());
         assert!(rotating.verify(&token).is_ok());
         // Without a kid every known key is tried.
-        let t = forge(
-            serde_json::json!({"alg": "HS256"}),
-            good_claims(60),
-            &[2; 32],
-        );
+        let t = forge(serde_json::json!({"alg": "HS256"}), good_claims(60), &[2; 32]);
         assert!(rotating.verify(&t).is_ok());
         assert_eq!(fresh.verify(&t), Err(TokenError::Invalid));
     }

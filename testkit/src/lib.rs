@@ -32,9 +32,7 @@ pub enum Backend {
 
 /// The PostgreSQL server URL for tests, from `TEST_POSTGRES_URL`.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("TEST_POSTGRES_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
+    std::env::var("TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
 }
 
 /// Runs `$body(backend)` as one test per backend: `sqlite` always, `postgres` when
@@ -120,9 +118,7 @@ impl TestDb {
 }
 
 fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let path_start = base[scheme_end..]
         .find('/')
@@ -140,16 +136,11 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.postgres.take() {
             // Drop runs inside the test's runtime: do the async work on a thread of its own.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                     return;
                 };
                 rt.block_on(async move {
-                    if let Ok(mut conn) =
-                        <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await
-                    {
+                    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
                         let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                         )))
@@ -223,8 +214,7 @@ pub fn auth_config(db_url: &str) -> AuthConfig {
 /// Sends the services' logs to the test output (shown for failing tests only);
 /// `RUST_LOG` filters, default `warn`.
 pub fn init_logs() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_test_writer()
@@ -405,11 +395,7 @@ pub async fn postgres_addr(url: &str) -> SocketAddr {
 
 /// Asserts the code, and that the message contains `needle`.
 #[track_caller]
-pub fn assert_status<T: std::fmt::Debug>(
-    result: Result<T, Status>,
-    code: Code,
-    needle: &str,
-) -> Status {
+pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, needle: &str) -> Status {
     let status = result.expect_err("call should fail");
     assert_eq!(status.code(), code, "unexpected status: {status:?}");
     assert!(

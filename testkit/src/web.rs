@@ -48,16 +48,23 @@ pub async fn call(
     encoding: Encoding,
     headers: &[(&str, &str)],
 ) -> WebResponse {
+    call_bytes(addr, path, message.encode_to_vec(), encoding, headers).await
+}
+
+/// Like [`call`] with the message given as raw bytes, which need not be valid protobuf.
+pub async fn call_bytes(
+    addr: SocketAddr,
+    path: &str,
+    body: Vec<u8>,
+    encoding: Encoding,
+    headers: &[(&str, &str)],
+) -> WebResponse {
     let mut frame = vec![0u8];
-    let body = message.encode_to_vec();
     frame.extend_from_slice(&u32::try_from(body.len()).expect("small").to_be_bytes());
     frame.extend_from_slice(&body);
     let (content_type, payload) = match encoding {
         Encoding::Binary => ("application/grpc-web+proto", frame),
-        Encoding::Text => (
-            "application/grpc-web-text",
-            STANDARD.encode(frame).into_bytes(),
-        ),
+        Encoding::Text => ("application/grpc-web-text", STANDARD.encode(frame).into_bytes()),
     };
     let mut request = Request::builder()
         .method(Method::POST)
@@ -68,19 +75,12 @@ pub async fn call(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request
-        .body(Full::new(Bytes::from(payload)))
-        .expect("request");
+    let request = request.body(Full::new(Bytes::from(payload))).expect("request");
     let client = Client::builder(TokioExecutor::new()).build_http();
     let response = client.request(request).await.expect("HTTP/1.1 call");
     let http_status = response.status().as_u16();
     let headers = response.headers().clone();
-    let mut body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let mut body = response.into_body().collect().await.expect("body").to_bytes();
     if encoding == Encoding::Text {
         body = Bytes::from(decode_text(&body));
     }
@@ -129,10 +129,7 @@ fn decode_text(body: &[u8]) -> Vec<u8> {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// Sends a CORS preflight for a gRPC-Web POST to `path` from `origin`.

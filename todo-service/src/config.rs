@@ -19,4 +19,8 @@ pub struct Config {
     pub jwt: JwtArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    /// The auth-service, for the revocation feed (e.g. `http://127.0.0.1:50051`). Without
+    /// it, tokens revoked by LogoutAll or ChangePassword stay valid here until they expire.
+    #[arg(long, env = "AUTH_SERVICE_URL")]
+    pub auth_service_url: Option<String>,
 }

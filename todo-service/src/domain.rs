@@ -131,9 +131,7 @@ impl Changes {
                             let shown: String = other.chars().take(64).collect();
                             return Err(Violation::new(
                                 "update_mask",
-                                format!(
-                                    "unknown path {shown:?}; allowed: title, description, completed"
-                                ),
+                                format!("unknown path {shown:?}; allowed: title, description, completed"),
                             ));
                         }
                     }
@@ -144,8 +142,7 @@ impl Changes {
                     changes.title = Some(Title::parse("todo.title", fields.title)?);
                 }
                 if !fields.description.is_empty() {
-                    changes.description =
-                        Some(Description::parse("todo.description", fields.description)?);
+                    changes.description = Some(Description::parse("todo.description", fields.description)?);
                 }
                 if fields.completed {
                     changes.completed = Some(true);
@@ -226,20 +223,11 @@ impl PageTokens {
     }
 
     /// `None` for the first page (empty token).
-    pub fn decode(
-        &self,
-        token: &str,
-        completed: Option<bool>,
-    ) -> Result<Option<Cursor>, Violation> {
+    pub fn decode(&self, token: &str, completed: Option<bool>) -> Result<Option<Cursor>, Violation> {
         if token.is_empty() {
             return Ok(None);
         }
-        let invalid = || {
-            Violation::new(
-                "page_token",
-                "is invalid or was made for other list parameters",
-            )
-        };
+        let invalid = || Violation::new("page_token", "is invalid or was made for other list parameters");
         if token.len() > 64 {
             return Err(invalid());
         }
@@ -248,8 +236,7 @@ impl PageTokens {
             return Err(invalid());
         }
         let (payload, mac) = bytes.split_at(PAYLOAD_LEN);
-        let mut check =
-            hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).map_err(|_| invalid())?;
+        let mut check = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).map_err(|_| invalid())?;
         check.update(payload);
         check.verify_truncated_left(mac).map_err(|_| invalid())?;
         if payload[0] != TOKEN_VERSION || payload[1] != filter_byte(completed) {
@@ -271,10 +258,7 @@ mod tests {
 
     #[test]
     fn titles_and_descriptions() {
-        assert_eq!(
-            Title::parse("t", "  buy milk  ").unwrap().as_str(),
-            "buy milk"
-        );
+        assert_eq!(Title::parse("t", "  buy milk  ").unwrap().as_str(), "buy milk");
         assert!(Title::parse("t", "   ").is_err());
         assert!(Title::parse("t", &"é".repeat(200)).is_ok());
         assert!(Title::parse("t", &"é".repeat(201)).is_err());
@@ -297,11 +281,8 @@ mod tests {
             (c.title.is_some(), c.description, c.completed),
             (true, None, None)
         );
-        let c = Changes::from_mask(
-            fields_clone(&fields),
-            Some(&mask(&["completed", "description"])),
-        )
-        .unwrap();
+        let c =
+            Changes::from_mask(fields_clone(&fields), Some(&mask(&["completed", "description"]))).unwrap();
         assert_eq!(
             (c.title, c.description, c.completed),
             (None, Some(Description::default()), Some(false))
@@ -345,11 +326,7 @@ mod tests {
         );
         let mut bytes = URL_SAFE_NO_PAD.decode(&t).unwrap();
         bytes[5] ^= 1;
-        assert!(
-            tokens
-                .decode(&URL_SAFE_NO_PAD.encode(bytes), Some(true))
-                .is_err()
-        );
+        assert!(tokens.decode(&URL_SAFE_NO_PAD.encode(bytes), Some(true)).is_err());
         assert!(tokens.decode("garbage!", None).is_err());
         assert_eq!(tokens.decode("", None).unwrap(), None);
     }

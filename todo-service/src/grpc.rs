@@ -2,24 +2,41 @@
 //! there by the interceptor), parse the request into domain values, call the store,
 //! convert the answer.
 
+use std::sync::Arc;
+
 use common::{bearer, time};
 use todo_grpc_proto::todo::v1::{self as pb, todo_service_server::TodoService};
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use crate::{
     domain::{self, Changes, Cursor, Description, PageTokens, Title, UpdateFields, Violation},
     error::TodoError,
+    revocation::Revocations,
     store::{Store, TodoRecord},
 };
 
 pub struct TodoGrpc {
     store: Store,
     page_tokens: PageTokens,
+    revocations: Arc<Revocations>,
 }
 
 impl TodoGrpc {
-    pub fn new(store: Store, page_tokens: PageTokens) -> Self {
-        Self { store, page_tokens }
+    pub fn new(store: Store, page_tokens: PageTokens, revocations: Arc<Revocations>) -> Self {
+        Self {
+            store,
+            page_tokens,
+            revocations,
+        }
+    }
+
+    /// The caller the interceptor authenticated, once revocation is checked.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Uuid, Status> {
+        let user = bearer::caller(request)?;
+        let token = bearer::bearer_token(request.metadata())?;
+        self.revocations.check(user, token).await?;
+        Ok(user.user_id)
     }
 }
 
@@ -44,7 +61,7 @@ impl TodoService for TodoGrpc {
         &self,
         request: Request<pb::CreateTodoRequest>,
     ) -> Result<Response<pb::Todo>, Status> {
-        let user = bearer::caller(&request)?.user_id;
+        let user = self.caller(&request).await?;
         let req = request.into_inner();
         let title = Title::parse("title", &req.title).map_err(invalid)?;
         let description = Description::parse("description", &req.description).map_err(invalid)?;
@@ -55,11 +72,8 @@ impl TodoService for TodoGrpc {
         Ok(Response::new(todo_to_pb(todo)))
     }
 
-    async fn get_todo(
-        &self,
-        request: Request<pb::GetTodoRequest>,
-    ) -> Result<Response<pb::Todo>, Status> {
-        let user = bearer::caller(&request)?.user_id;
+    async fn get_todo(&self, request: Request<pb::GetTodoRequest>) -> Result<Response<pb::Todo>, Status> {
+        let user = self.caller(&request).await?;
         let id = domain::parse_id("id", &request.get_ref().id).map_err(invalid)?;
         let todo = self.store.get(user, id).await?.ok_or(TodoError::NotFound)?;
         Ok(Response::new(todo_to_pb(todo)))
@@ -69,7 +83,7 @@ impl TodoService for TodoGrpc {
         &self,
         request: Request<pb::ListTodosRequest>,
     ) -> Result<Response<pb::ListTodosResponse>, Status> {
-        let user = bearer::caller(&request)?.user_id;
+        let user = self.caller(&request).await?;
         let req = request.into_inner();
         let size = domain::page_size(req.page_size).map_err(invalid)?;
         let after = self
@@ -77,10 +91,7 @@ impl TodoService for TodoGrpc {
             .decode(&req.page_token, req.completed)
             .map_err(invalid)?;
         // One row more than the page tells whether another page follows.
-        let mut todos = self
-            .store
-            .list(user, req.completed, after, size + 1)
-            .await?;
+        let mut todos = self.store.list(user, req.completed, after, size + 1).await?;
         let next_page_token = if todos.len() > size {
             todos.truncate(size);
             todos
@@ -108,7 +119,7 @@ impl TodoService for TodoGrpc {
         &self,
         request: Request<pb::UpdateTodoRequest>,
     ) -> Result<Response<pb::Todo>, Status> {
-        let user = bearer::caller(&request)?.user_id;
+        let user = self.caller(&request).await?;
         let req = request.into_inner();
         let todo = req
             .todo
@@ -131,11 +142,8 @@ impl TodoService for TodoGrpc {
         Ok(Response::new(todo_to_pb(updated)))
     }
 
-    async fn delete_todo(
-        &self,
-        request: Request<pb::DeleteTodoRequest>,
-    ) -> Result<Response<()>, Status> {
-        let user = bearer::caller(&request)?.user_id;
+    async fn delete_todo(&self, request: Request<pb::DeleteTodoRequest>) -> Result<Response<()>, Status> {
+        let user = self.caller(&request).await?;
         let id = domain::parse_id("id", &request.get_ref().id).map_err(invalid)?;
         if !self.store.delete(user, id).await? {
             return Err(TodoError::NotFound.into());

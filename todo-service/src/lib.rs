@@ -4,6 +4,7 @@
 //! - [`config`]: flags and environment.
 //! - [`startup`]: builds the server ([`Application`]) from config.
 //! - [`interceptor`]: verifies the bearer JWT on every call.
+//! - [`revocation`]: follows the auth-service's revocation feed (with a fallback).
 //! - [`grpc`]: the handlers: convert, call, map errors.
 //! - [`domain`]: titles, descriptions, update masks, page tokens: only valid values.
 //! - [`store`]: every SQL statement, each scoped to the caller.
@@ -14,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod interceptor;
+pub mod revocation;
 pub mod startup;
 pub mod store;
 

@@ -11,7 +11,8 @@ use todo_grpc_proto::todo::v1::todo_service_server::TodoServiceServer;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::{
-    config::Config, domain::PageTokens, grpc::TodoGrpc, interceptor::Authenticate, store::Store,
+    config::Config, domain::PageTokens, grpc::TodoGrpc, interceptor::Authenticate, revocation::Revocations,
+    store::Store,
 };
 
 /// Fully qualified name of the service, for health and reflection.
@@ -42,14 +43,18 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     };
     let pool = common::db::connect(&config.database_url, &pool_settings, &MIGRATOR).await?;
     let page_tokens = PageTokens::new(secret.derive("page-token"));
+    let revocations = Revocations::new(config.auth_service_url.as_deref()).map_err(StartupError::Other)?;
+    let feed_task = revocations.start(tokens.clone());
+    if feed_task.is_none() {
+        tracing::warn!("AUTH_SERVICE_URL is not set: revoked tokens stay valid here until they expire");
+    }
     let service = InterceptedService::new(
-        TodoServiceServer::new(TodoGrpc::new(Store::new(pool.clone()), page_tokens))
+        TodoServiceServer::new(TodoGrpc::new(Store::new(pool.clone()), page_tokens, revocations))
             .max_decoding_message_size(MAX_MESSAGE_BYTES),
         Authenticate::new(tokens),
     );
 
-    let (routes, reporter) =
-        server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
+    let (routes, reporter) = server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
     let app = Application::bind(
         SERVICE_NAME,
         (routes.add_service(service), reporter),
@@ -58,6 +63,10 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         &config.server,
     )
     .await?;
+    let app = match feed_task {
+        Some(task) => app.with_task(task),
+        None => app,
+    };
     tracing::info!(
         addr = %app.local_addr(),
         database = common::db::backend(&config.database_url),

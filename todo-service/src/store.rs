@@ -22,13 +22,13 @@ pub struct TodoRecord {
 
 /// `completed` is BOOLEAN in both databases, but sqlx's `Any` driver cannot decode a
 /// SQLite BOOLEAN; as an integer expression it decodes the same from both.
-const COLUMNS: &str = "id, title, description, CASE WHEN completed THEN 1 ELSE 0 END AS completed, create_time, update_time";
+const COLUMNS: &str =
+    "id, title, description, CASE WHEN completed THEN 1 ELSE 0 END AS completed, create_time, update_time";
 
 fn todo_from_row(row: &AnyRow) -> Result<TodoRecord, TodoError> {
     let id: String = row.try_get("id")?;
     Ok(TodoRecord {
-        id: Uuid::parse_str(&id)
-            .map_err(|e| TodoError::Internal(format!("stored todo id: {e}")))?,
+        id: Uuid::parse_str(&id).map_err(|e| TodoError::Internal(format!("stored todo id: {e}")))?,
         title: row.try_get("title")?,
         description: row.try_get("description")?,
         completed: row.try_get::<i64, _>("completed")? != 0,
@@ -106,15 +106,10 @@ impl Store {
         }
         if after.is_some() {
             // A row-value comparison, so both databases seek the index to the cursor.
-            sql.push_str(&format!(
-                " AND (create_time, id) < (${next}, ${})",
-                next + 1
-            ));
+            sql.push_str(&format!(" AND (create_time, id) < (${next}, ${})", next + 1));
             next += 2;
         }
-        sql.push_str(&format!(
-            " ORDER BY create_time DESC, id DESC LIMIT ${next}"
-        ));
+        sql.push_str(&format!(" ORDER BY create_time DESC, id DESC LIMIT ${next}"));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id.to_string());
         if let Some(completed) = completed {
             query = query.bind(completed);

@@ -17,10 +17,7 @@ both_backends!(
 );
 
 async fn cors_grants_only_listed_origins(backend: Backend) {
-    let app = spawn_app_with(backend, |c| {
-        c.server.cors_allowed_origins = vec![ORIGIN.into()]
-    })
-    .await;
+    let app = spawn_app_with(backend, |c| c.server.cors_allowed_origins = vec![ORIGIN.into()]).await;
     let addr = app.server.addr;
     let (status, headers) = web::preflight(addr, "/auth.v1.AuthService/Login", ORIGIN).await;
     assert_eq!(status, 200);
@@ -40,8 +37,7 @@ async fn cors_grants_only_listed_origins(backend: Backend) {
         assert!(allowed.contains(h), "{h} not allowed: {allowed}");
     }
 
-    let (_, headers) =
-        web::preflight(addr, "/auth.v1.AuthService/Login", "http://evil.example").await;
+    let (_, headers) = web::preflight(addr, "/auth.v1.AuthService/Login", "http://evil.example").await;
     assert!(
         headers.get("access-control-allow-origin").is_none(),
         "{headers:?}"
@@ -79,12 +75,7 @@ async fn cors_grants_only_listed_origins(backend: Backend) {
         &[("origin", "http://evil.example")],
     )
     .await;
-    assert!(
-        response
-            .headers
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    assert!(response.headers.get("access-control-allow-origin").is_none());
 }
 
 fn cookie_value(set_cookie: &str) -> String {
@@ -95,28 +86,15 @@ fn cookie_value(set_cookie: &str) -> String {
 }
 
 async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
-    let app = spawn_app_with(backend, |c| {
-        c.server.cors_allowed_origins = vec![ORIGIN.into()]
-    })
-    .await;
+    let app = spawn_app_with(backend, |c| c.server.cors_allowed_origins = vec![ORIGIN.into()]).await;
     let addr = app.server.addr;
     let credentials = pb::RegisterRequest {
         username: "browser".into(),
         password: "browser password".into(),
     };
     for encoding in [Encoding::Binary, Encoding::Text] {
-        let r = web::call(
-            addr,
-            "/auth.v1.AuthService/Register",
-            &credentials,
-            encoding,
-            &[],
-        )
-        .await;
-        assert!(
-            matches!(r.grpc_status.as_deref(), Some("0") | Some("6")),
-            "{r:?}"
-        );
+        let r = web::call(addr, "/auth.v1.AuthService/Register", &credentials, encoding, &[]).await;
+        assert!(matches!(r.grpc_status.as_deref(), Some("0") | Some("6")), "{r:?}");
     }
     let login = pb::LoginRequest {
         username: credentials.username.clone(),
@@ -135,10 +113,7 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
         assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
         let pair: pb::TokenPair = r.decode();
         assert!(!pair.access_token.is_empty());
-        assert_eq!(
-            pair.refresh_token, "",
-            "browsers must not see the refresh token"
-        );
+        assert_eq!(pair.refresh_token, "", "browsers must not see the refresh token");
         let set_cookie = r.set_cookie().expect("set-cookie");
         for attribute in [
             "HttpOnly",
@@ -198,7 +173,7 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
         assert_eq!(r.grpc_status.as_deref(), Some("16"), "{r:?}");
     }
 
-    // No cookie and no body token: the field is required.
+    // A browser with no cookie has no session: refresh is refused, logout is a no-op.
     let r = web::call(
         addr,
         "/auth.v1.AuthService/Refresh",
@@ -207,7 +182,16 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
         &[],
     )
     .await;
-    assert_eq!(r.grpc_status.as_deref(), Some("3"), "{r:?}");
+    assert_eq!(r.grpc_status.as_deref(), Some("16"), "{r:?}");
+    let r = web::call(
+        addr,
+        "/auth.v1.AuthService/Logout",
+        &pb::LogoutRequest::default(),
+        Encoding::Binary,
+        &[],
+    )
+    .await;
+    assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
     // Native gRPC clients never get a cookie.
     let mut client = testkit::auth_client(addr).await;
     let response = client.login(login).await.unwrap();

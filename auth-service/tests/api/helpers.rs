@@ -16,10 +16,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(
-    backend: Backend,
-    tweak: impl FnOnce(&mut auth_service::Config),
-) -> TestApp {
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut auth_service::Config)) -> TestApp {
     let db = TestDb::new(backend).await;
     let mut config = testkit::auth_config(&db.url);
     tweak(&mut config);

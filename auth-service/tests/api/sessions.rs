@@ -99,10 +99,7 @@ async fn logout_ends_only_that_session(backend: Backend) {
         "refresh token",
     );
     // The other session is untouched.
-    app.client
-        .refresh(refresh(&phone.refresh_token))
-        .await
-        .unwrap();
+    app.client.refresh(refresh(&phone.refresh_token)).await.unwrap();
     // Logout of an unknown token succeeds (nothing to learn from it) and is idempotent.
     app.client
         .logout(pb::LogoutRequest {
@@ -130,10 +127,7 @@ async fn change_password_ends_every_session(backend: Backend) {
     };
     assert_status(
         app.client
-            .change_password(bearer(
-                change("wrong password", "new password"),
-                &a.access_token,
-            ))
+            .change_password(bearer(change("wrong password", "new password"), &a.access_token))
             .await,
         Code::InvalidArgument,
         "current_password",
@@ -153,10 +147,7 @@ async fn change_password_ends_every_session(backend: Backend) {
         "bearer",
     );
     app.client
-        .change_password(bearer(
-            change("old password", "new password"),
-            &a.access_token,
-        ))
+        .change_password(bearer(change("old password", "new password"), &a.access_token))
         .await
         .unwrap();
     for token in [&a.refresh_token, &b.refresh_token] {
@@ -203,10 +194,7 @@ async fn logout_all_ends_every_session(backend: Backend) {
         );
     }
     // Another user's session is untouched.
-    app.client
-        .refresh(refresh(&other.refresh_token))
-        .await
-        .unwrap();
+    app.client.refresh(refresh(&other.refresh_token)).await.unwrap();
     assert_status(
         app.client.logout_all(pb::LogoutAllRequest {}).await,
         Code::Unauthenticated,
@@ -217,12 +205,7 @@ async fn logout_all_ends_every_session(backend: Backend) {
 async fn concurrent_refreshes_let_exactly_one_through(backend: Backend) {
     let mut app = spawn_app(backend).await;
     for round in 0..3 {
-        let pair = register_and_login(
-            &mut app.client,
-            &format!("olivia{round}"),
-            "olivia's password",
-        )
-        .await;
+        let pair = register_and_login(&mut app.client, &format!("olivia{round}"), "olivia's password").await;
         let calls = (0..8).map(|_| {
             let mut client = app.client.clone();
             let token = pair.refresh_token.clone();
@@ -236,10 +219,7 @@ async fn concurrent_refreshes_let_exactly_one_through(backend: Backend) {
                 Err(status) => assert_eq!(status.code(), Code::Unauthenticated, "{status:?}"),
             }
         }
-        assert_eq!(
-            ok, 1,
-            "round {round}: {ok} of 8 concurrent refreshes succeeded"
-        );
+        assert_eq!(ok, 1, "round {round}: {ok} of 8 concurrent refreshes succeeded");
     }
 }
 
@@ -279,27 +259,20 @@ async fn expired_and_foreign_access_tokens_are_refused(backend: Backend) {
         .unwrap();
     let expired = jsonwebtoken::encode(&header, &claims(now - 60, "todo-grpc-auth"), &key).unwrap();
     assert_status(
-        app.client
-            .get_me(bearer(pb::GetMeRequest {}, &expired))
-            .await,
+        app.client.get_me(bearer(pb::GetMeRequest {}, &expired)).await,
         Code::Unauthenticated,
         "expired",
     );
     let wrong_iss = jsonwebtoken::encode(&header, &claims(now + 60, "someone-else"), &key).unwrap();
     assert_status(
-        app.client
-            .get_me(bearer(pb::GetMeRequest {}, &wrong_iss))
-            .await,
+        app.client.get_me(bearer(pb::GetMeRequest {}, &wrong_iss)).await,
         Code::Unauthenticated,
         "invalid",
     );
     let other_key = jsonwebtoken::EncodingKey::from_secret(&[7u8; 32]);
-    let forged =
-        jsonwebtoken::encode(&header, &claims(now + 60, "todo-grpc-auth"), &other_key).unwrap();
+    let forged = jsonwebtoken::encode(&header, &claims(now + 60, "todo-grpc-auth"), &other_key).unwrap();
     assert_status(
-        app.client
-            .get_me(bearer(pb::GetMeRequest {}, &forged))
-            .await,
+        app.client.get_me(bearer(pb::GetMeRequest {}, &forged)).await,
         Code::Unauthenticated,
         "invalid",
     );

@@ -25,14 +25,8 @@ async fn health_reflection_and_size_limit(backend: Backend) {
             "{name} missing from {services:?}"
         );
     }
-    assert!(
-        !services.iter().any(|s| s.starts_with("todo.")),
-        "{services:?}"
-    );
-    assert_eq!(
-        testkit::reflected_services_v1(app.server.addr).await,
-        services
-    );
+    assert!(!services.iter().any(|s| s.starts_with("todo.")), "{services:?}");
+    assert_eq!(testkit::reflected_services_v1(app.server.addr).await, services);
 
     // Over the size limit: refused from the length prefix, the connection stays usable.
     let big = pb::RegisterRequest {
@@ -90,12 +84,7 @@ async fn database_outage_is_reported_and_survived() {
     testkit::register_and_login(&mut client, "victor", "victor's password").await;
 
     proxy.set_up(false);
-    testkit::wait_health(
-        server.addr,
-        auth_service::SERVICE_NAME,
-        ServingStatus::NotServing,
-    )
-    .await;
+    testkit::wait_health(server.addr, auth_service::SERVICE_NAME, ServingStatus::NotServing).await;
     let status = client
         .register(pb::RegisterRequest {
             username: "wendy".into(),

@@ -103,10 +103,7 @@ async fn crud_round_trip(backend: Backend) {
     );
     assert_status(
         app.todo
-            .delete_todo(bearer(
-                pb::DeleteTodoRequest { id: created.id },
-                &alice.token,
-            ))
+            .delete_todo(bearer(pb::DeleteTodoRequest { id: created.id }, &alice.token))
             .await,
         Code::NotFound,
         "not found",
@@ -123,12 +120,7 @@ async fn users_never_see_each_others_todos(backend: Backend) {
 
     assert_status(
         app.todo
-            .get_todo(bearer(
-                pb::GetTodoRequest {
-                    id: hers.id.clone(),
-                },
-                &bob.token,
-            ))
+            .get_todo(bearer(pb::GetTodoRequest { id: hers.id.clone() }, &bob.token))
             .await,
         Code::NotFound,
         "not found",
@@ -152,12 +144,7 @@ async fn users_never_see_each_others_todos(backend: Backend) {
     );
     assert_status(
         app.todo
-            .delete_todo(bearer(
-                pb::DeleteTodoRequest {
-                    id: hers.id.clone(),
-                },
-                &bob.token,
-            ))
+            .delete_todo(bearer(pb::DeleteTodoRequest { id: hers.id.clone() }, &bob.token))
             .await,
         Code::NotFound,
         "not found",
@@ -171,12 +158,7 @@ async fn users_never_see_each_others_todos(backend: Backend) {
     // Alice's todo is untouched by all of that.
     let still = app
         .todo
-        .get_todo(bearer(
-            pb::GetTodoRequest {
-                id: hers.id.clone(),
-            },
-            &alice.token,
-        ))
+        .get_todo(bearer(pb::GetTodoRequest { id: hers.id.clone() }, &alice.token))
         .await
         .unwrap()
         .into_inner();
@@ -330,10 +312,7 @@ async fn health_and_reflection_need_no_token(backend: Backend) {
         services.contains(&"todo.v1.TodoService".to_owned()),
         "{services:?}"
     );
-    assert!(
-        !services.iter().any(|s| s.starts_with("auth.")),
-        "{services:?}"
-    );
+    assert!(!services.iter().any(|s| s.starts_with("auth.")), "{services:?}");
 }
 
 async fn grpc_web_on_the_same_port(backend: Backend) {

@@ -26,7 +26,9 @@ pub async fn spawn_pair(backend: Backend) -> TestPair {
     let auth_db = TestDb::new(backend).await;
     let todo_db = TestDb::new(backend).await;
     let auth_server = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
-    let todo_server = spawn_todo(todo_config(&todo_db.url)).await;
+    let mut config = todo_config(&todo_db.url);
+    config.auth_service_url = Some(auth_server.url());
+    let todo_server = spawn_todo(config).await;
     TestPair {
         auth: testkit::auth_client(auth_server.addr).await,
         todo: TodoServiceClient::new(testkit::channel(todo_server.addr).await),
@@ -38,8 +40,7 @@ pub async fn spawn_pair(backend: Backend) -> TestPair {
 
 pub fn todo_config(db_url: &str) -> todo_service::Config {
     use clap::Parser;
-    let mut config =
-        todo_service::Config::parse_from(["todo-service", "--jwt-secret", testkit::TEST_SECRET]);
+    let mut config = todo_service::Config::parse_from(["todo-service", "--jwt-secret", testkit::TEST_SECRET]);
     config.listen_addr = "127.0.0.1:0".parse().unwrap();
     config.database_url = db_url.to_owned();
     config.jwt.jwt_secret_file = None;

@@ -49,11 +49,7 @@ async fn pages_are_newest_first_without_gaps(backend: Backend) {
     assert_eq!((all.len(), pages), (25, 5));
 
     let (done, _) = app.list_all(&erin, 4, Some(true)).await;
-    let expected: Vec<_> = newest_first
-        .iter()
-        .filter(|t| t.completed)
-        .cloned()
-        .collect();
+    let expected: Vec<_> = newest_first.iter().filter(|t| t.completed).cloned().collect();
     assert_eq!(done, expected);
     assert_eq!(done.len(), 9);
     let (open, _) = app.list_all(&erin, 4, Some(false)).await;

@@ -86,11 +86,7 @@ async fn forged_and_broken_tokens_are_refused(backend: Backend) {
         ),
         (
             "wrong iss",
-            mint(
-                hs256.clone(),
-                &claims(&ivan.id, 600, "evil", "todo-grpc"),
-                secret,
-            ),
+            mint(hs256.clone(), &claims(&ivan.id, 600, "evil", "todo-grpc"), secret),
         ),
         (
             "wrong aud",
@@ -102,11 +98,7 @@ async fn forged_and_broken_tokens_are_refused(backend: Backend) {
         ),
         (
             "unknown kid",
-            mint(
-                serde_json::json!({"alg": "HS256", "kid": "nope"}),
-                &good,
-                secret,
-            ),
+            mint(serde_json::json!({"alg": "HS256", "kid": "nope"}), &good, secret),
         ),
         ("tampered signature", tampered),
         ("garbage", "not-a-jwt".into()),
@@ -149,10 +141,9 @@ async fn forged_and_broken_tokens_are_refused(backend: Backend) {
     assert!(status.message().contains("missing bearer token"));
     // Scheme case does not matter.
     let mut request = Request::new(pb::ListTodosRequest::default());
-    request.metadata_mut().insert(
-        "authorization",
-        format!("bEaReR {}", ivan.token).parse().unwrap(),
-    );
+    request
+        .metadata_mut()
+        .insert("authorization", format!("bEaReR {}", ivan.token).parse().unwrap());
     app.todo.list_todos(request).await.unwrap();
 }
 
@@ -162,8 +153,7 @@ async fn tokens_from_other_libraries_interoperate(backend: Backend) {
     let judy = app.user("judy").await;
     let mine = app.create(&judy, "judy's").await;
     // Signed by the `jwt` crate (not the jsonwebtoken crate the services use), no kid.
-    let key: hmac::Hmac<sha2::Sha256> =
-        hmac::Hmac::new_from_slice(testkit::TEST_SECRET.as_bytes()).unwrap();
+    let key: hmac::Hmac<sha2::Sha256> = hmac::Hmac::new_from_slice(testkit::TEST_SECRET.as_bytes()).unwrap();
     let mut claims = std::collections::BTreeMap::new();
     let now = common::time::now_secs();
     for (k, v) in [
