@@ -30,6 +30,8 @@ type Batch = Arc<Vec<(Uuid, i64)>>;
 
 pub struct RevocationFeed {
     store: Store,
+    /// True once the server drains: open streams end so shutdown is not held up.
+    draining: tokio::sync::watch::Receiver<bool>,
     tx: broadcast::Sender<Batch>,
     /// Revocations older than this cannot matter: every token issued before them expired.
     horizon: Duration,
@@ -49,9 +51,18 @@ fn to_pb(batch: &[(Uuid, i64)]) -> pb::RevocationBatch {
 
 impl RevocationFeed {
     /// Starts the poller; abort the returned task to stop it.
-    pub fn start(store: Store, horizon: Duration) -> (Arc<Self>, JoinHandle<()>) {
+    pub fn start(
+        store: Store,
+        horizon: Duration,
+        draining: tokio::sync::watch::Receiver<bool>,
+    ) -> (Arc<Self>, JoinHandle<()>) {
         let (tx, _) = broadcast::channel(64);
-        let feed = Arc::new(Self { store, tx, horizon });
+        let feed = Arc::new(Self {
+            store,
+            draining,
+            tx,
+            horizon,
+        });
         let poller = feed.clone();
         let task = tokio::spawn(async move { poller.poll().await });
         (feed, task)
@@ -83,6 +94,7 @@ impl RevocationFeed {
             .revocations_since(now_secs().saturating_sub(horizon))
             .await?;
         let (out, stream) = mpsc::channel(16);
+        let mut draining = self.draining.clone();
         tokio::spawn(async move {
             if out.send(Ok(to_pb(&snapshot))).await.is_err() {
                 return;
@@ -99,6 +111,9 @@ impl RevocationFeed {
                         Err(broadcast::error::RecvError::Closed) => return,
                     },
                     _ = heartbeat.tick() => Ok(pb::RevocationBatch::default()),
+                    // The server is shutting down: end the stream; subscribers reconnect
+                    // to another replica (or to this one when it is back).
+                    _ = draining.wait_for(|d| *d) => return,
                 };
                 let end = message.is_err();
                 if out.send(message).await.is_err() || end {

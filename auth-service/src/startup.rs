@@ -67,7 +67,8 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     );
     // Every token issued before a revocation has expired once this much time has passed.
     let horizon = config.access_token_ttl + std::time::Duration::from_secs(common::token::LEEWAY_SECS + 5);
-    let (feed, feed_task) = RevocationFeed::start(store, horizon);
+    let (drain, draining) = tokio::sync::watch::channel(false);
+    let (feed, feed_task) = RevocationFeed::start(store, horizon, draining);
     let service = AuthServiceServer::new(AuthGrpc::new(accounts, tokens, feed))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
@@ -80,7 +81,8 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         &config.server,
     )
     .await?
-    .with_task(feed_task);
+    .with_task(feed_task)
+    .with_drain(drain);
     tracing::info!(
         addr = %app.local_addr(),
         database = common::db::backend(&config.database_url),

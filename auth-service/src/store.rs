@@ -388,9 +388,9 @@ async fn revoke_access_tokens(
            CASE WHEN tokens_valid_after + 1 > $1 THEN tokens_valid_after + 1 ELSE $1 END \
          WHERE id = $2",
     )
-        .bind(now_micros.div_euclid(1_000_000))
-        .bind(user_id.to_string())
-        .execute(&mut **tx)
-        .await?;
+    .bind(now_micros.div_euclid(1_000_000))
+    .bind(user_id.to_string())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

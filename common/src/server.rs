@@ -48,6 +48,8 @@ pub struct Application {
     max_in_flight: usize,
     /// Background tasks that live as long as the server: health, feeds.
     tasks: Vec<JoinHandle<()>>,
+    /// Told when shutdown begins, so long-lived streams end and do not hold it up.
+    drains: Vec<tokio::sync::watch::Sender<bool>>,
     local_addr: SocketAddr,
 }
 
@@ -75,8 +77,16 @@ impl Application {
             grace: args.shutdown_grace,
             max_in_flight: args.max_in_flight_requests.max(1),
             tasks: vec![health_task],
+            drains: Vec::new(),
             local_addr,
         })
+    }
+
+    /// A flag that turns true when shutdown begins: long-lived streams watch it and end,
+    /// so that graceful shutdown waits only for ordinary calls.
+    pub fn with_drain(mut self, drain: tokio::sync::watch::Sender<bool>) -> Self {
+        self.drains.push(drain);
+        self
     }
 
     /// Adds a background task to stop when the server stops.
@@ -95,6 +105,13 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), tonic::transport::Error> {
+        let drains = self.drains;
+        let shutdown = async move {
+            shutdown.await;
+            for drain in &drains {
+                let _ = drain.send(true);
+            }
+        };
         let result = serve(
             self.listener,
             self.routes,

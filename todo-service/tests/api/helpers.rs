@@ -66,7 +66,22 @@ pub async fn spawn_todo(config: todo_service::Config) -> Running {
     running
 }
 
+/// The parts of a pair, to stop one service on its own.
+pub struct TestPairParts {
+    pub auth_server: Running,
+    pub todo_server: Running,
+    pub dbs: (TestDb, TestDb),
+}
+
 impl TestPair {
+    pub fn into_parts(self) -> TestPairParts {
+        TestPairParts {
+            auth_server: self._auth_server,
+            todo_server: self.todo_server,
+            dbs: self._dbs,
+        }
+    }
+
     /// Registers and logs in `name` at the auth-service.
     pub async fn user(&mut self, name: &str) -> User {
         let pair = testkit::register_and_login(&mut self.auth, name, "a good long password").await;

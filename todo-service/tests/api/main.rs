@@ -5,4 +5,5 @@
 mod crud;
 mod helpers;
 mod paging;
+mod revocation;
 mod tokens;
