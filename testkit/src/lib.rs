@@ -326,6 +326,47 @@ pub async fn register_and_login(
         .into_inner()
 }
 
+/// A free loopback port (bound, read, released: a race with other processes is possible
+/// but harmless in tests that retry start-up).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A service binary run as a child process, killed when dropped.
+pub struct ChildService {
+    pub child: tokio::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ChildService {
+    /// Starts `binary` with `env` (plus LISTEN_ADDR on a free port) and waits until SERVING.
+    pub async fn start(binary: &str, env: &[(&str, String)]) -> Self {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let child = tokio::process::Command::new(binary)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("LISTEN_ADDR", addr.to_string())
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the service binary");
+        wait_serving(addr, "").await;
+        Self { child, addr }
+    }
+
+    /// Sends a signal by name (`TERM`, `KILL`) to the process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
 /// A TCP proxy to `target` that can be cut (all connections closed, new ones refused
 /// by closing them at once) and restored: the database "goes away" for the service.
 pub struct TcpProxy {

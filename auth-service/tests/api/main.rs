@@ -3,6 +3,7 @@
 //! through the generated client.
 
 mod browser;
+mod faults;
 mod hardening;
 mod helpers;
 mod register_login;
