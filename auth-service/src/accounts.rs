@@ -85,7 +85,12 @@ impl Accounts {
         addr: Option<IpAddr>,
     ) -> Result<Session, AuthError> {
         // Locked out: refused before any hashing, the right password included.
-        self.throttle.check_login(username, addr).await?;
+        if let Err(e) = self.throttle.check_login(username, addr).await {
+            if matches!(e, AuthError::Throttled { .. }) {
+                metrics::counter!("auth_login_throttled_total").increment(1);
+            }
+            return Err(e);
+        }
         let user = match Username::parse("username", username) {
             Ok(name) => self.store.user_by_key(&name.key()).await?,
             Err(_) => None,
@@ -95,6 +100,7 @@ impl Accounts {
             (true, Some(user)) => user,
             _ => {
                 self.throttle.record_failure(username, addr).await?;
+                metrics::counter!("auth_login_failures_total").increment(1);
                 tracing::info!("login failed");
                 return Err(AuthError::InvalidCredentials);
             }
@@ -174,6 +180,7 @@ impl Accounts {
             .user_by_id(caller.user_id)
             .await?
             .ok_or_else(|| AuthError::Unauthenticated("user no longer exists".into()))?;
+        common::telemetry::record_user(&user.id);
         if caller.issued_at <= user.tokens_valid_after {
             return Err(AuthError::Unauthenticated("access token revoked".into()));
         }

@@ -36,7 +36,9 @@ impl From<TokenError> for Status {
 /// Verifies the caller's bearer token.
 pub fn authenticate(tokens: &AccessTokens, metadata: &MetadataMap) -> Result<AuthUser, Status> {
     let token = bearer_token(metadata)?;
-    Ok(tokens.verify(token)?)
+    let user = tokens.verify(token)?;
+    crate::telemetry::record_user(&user.user_id);
+    Ok(user)
 }
 
 /// The authenticated user that an interceptor put into the request extensions.

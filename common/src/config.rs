@@ -108,6 +108,9 @@ pub struct ServerArgs {
     /// How long a call waits for a database connection before failing with UNAVAILABLE.
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub database_acquire_timeout: Duration,
+    /// Serve Prometheus metrics at http://METRICS_ADDR/metrics (off when unset).
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Calls in flight at once, over all connections; past it calls fail fast with
     /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "MAX_IN_FLIGHT_REQUESTS", default_value_t = 1024)]

@@ -5,6 +5,7 @@
 //! - [`bearer`]: the `authorization: Bearer` metadata and the authenticated user it yields.
 //! - [`config`]: flags and environment names both services use, secrets, durations.
 //! - [`db`]: sqlx pool set-up for SQLite and PostgreSQL, and how database errors become statuses.
+//! - [`observe`]: per-call span, log line, metrics and request id.
 //! - [`server`]: the gRPC server shell: gRPC-Web, CORS, health, reflection, graceful shutdown.
 //! - [`status`]: `INVALID_ARGUMENT` with a `BadRequest` detail.
 //! - [`telemetry`]: `tracing` set-up.
@@ -13,6 +14,7 @@
 pub mod bearer;
 pub mod config;
 pub mod db;
+pub mod observe;
 pub mod server;
 pub mod status;
 pub mod telemetry;

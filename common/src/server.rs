@@ -63,6 +63,9 @@ impl Application {
         args: &ServerArgs,
     ) -> Result<Self, StartupError> {
         let cors = cors_layer(&args.cors_allowed_origins)?;
+        if let Some(metrics) = args.metrics_addr {
+            crate::telemetry::init_metrics(metrics).map_err(StartupError::Other)?;
+        }
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
@@ -184,6 +187,15 @@ pub fn watch_database(
     tokio::spawn(async move {
         let mut last = None;
         loop {
+            metrics::gauge!("db_pool_connections", "service" => service_name, "state" => "idle")
+                .set(pool.num_idle() as f64);
+            metrics::gauge!("db_pool_connections", "service" => service_name, "state" => "in_use").set(
+                pool.size()
+                    .saturating_sub(u32::try_from(pool.num_idle()).unwrap_or(u32::MAX))
+                    as f64,
+            );
+            metrics::gauge!("db_pool_max_connections", "service" => service_name)
+                .set(pool.options().get_max_connections() as f64);
             let status = if crate::db::ping(&pool).await {
                 ServingStatus::Serving
             } else {
@@ -262,6 +274,7 @@ pub async fn serve(
     let server = Server::builder()
         .accept_http1(true)
         .layer(cors)
+        .layer(crate::observe::ObserveLayer)
         .layer(tower::util::MapRequestLayer::new(mark_grpc_web as fn(_) -> _))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(tower::util::MapResponseLayer::new(contract_codes as fn(_) -> _))

@@ -14,3 +14,33 @@ pub fn init() {
         builder.try_init()
     };
 }
+
+/// Installs the Prometheus exporter on `addr` (`/metrics`, text format) once per process;
+/// later calls (a second service in the same process) share it.
+pub fn init_metrics(addr: std::net::SocketAddr) -> Result<(), String> {
+    static INSTALLED: std::sync::OnceLock<Result<std::net::SocketAddr, String>> = std::sync::OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .set_buckets(&[
+                0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
+            .map_err(|e| e.to_string())?
+            .install()
+            .map_err(|e| format!("metrics on {addr}: {e}"))?;
+        Ok(addr)
+    });
+    match installed {
+        Ok(at) if *at != addr => {
+            tracing::warn!(%addr, serving = %at, "metrics already served on another address in this process");
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Puts the authenticated user on the current call's span (never a token).
+pub fn record_user(user_id: &uuid::Uuid) {
+    tracing::Span::current().record("user_id", tracing::field::display(user_id));
+}

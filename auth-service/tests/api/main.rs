@@ -6,6 +6,7 @@ mod browser;
 mod faults;
 mod hardening;
 mod helpers;
+mod observability;
 mod register_login;
 mod sessions;
 mod surface;
