@@ -1,0 +1,87 @@
+//! The floor server of the load suite: `todo.v1.TodoService` answered from memory.
+//!
+//! `--mode bare`: plain tonic, nothing else (the floor on this machine).
+//! `--mode auth`: the same behind the todo-service's real JWT interceptor.
+//! `--mode shell`: behind the interceptor and inside the services' real server shell
+//! (`common::server::serve`: gRPC-Web and CORS layers, health, reflection).
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use clap::{Parser, ValueEnum};
+use common::token::{AccessTokens, JwtSecret, TokenSettings};
+use todo_grpc_proto::todo::v1::todo_service_server::TodoServiceServer;
+use todo_service::interceptor::Authenticate;
+use tonic::{
+    service::interceptor::InterceptedService,
+    transport::{Server, server::TcpIncoming},
+};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Mode {
+    Bare,
+    Auth,
+    Shell,
+}
+
+/// Echo todo-service for the benchmark floor.
+#[derive(Parser, Debug)]
+struct Args {
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:50060")]
+    listen_addr: SocketAddr,
+    #[arg(long, value_enum, default_value = "bare")]
+    mode: Mode,
+    /// Secret of the interceptor (modes auth and shell).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, default_value = bench::SECRET)]
+    jwt_secret: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let secret = JwtSecret::new(args.jwt_secret.into_bytes())?;
+    let tokens = Arc::new(AccessTokens::new(
+        &secret,
+        &[],
+        TokenSettings {
+            issuer: "todo-grpc-auth".into(),
+            audience: "todo-grpc".into(),
+            access_ttl: Duration::ZERO,
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind(args.listen_addr).await?;
+    eprintln!("echo ({:?}) on {}", args.mode, listener.local_addr()?);
+    let echo = TodoServiceServer::new(bench::echo::Echo);
+    match args.mode {
+        Mode::Bare => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            Server::builder()
+                .add_service(echo)
+                .serve_with_incoming_shutdown(incoming, common::server::shutdown_signal())
+                .await?;
+        }
+        Mode::Auth => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            Server::builder()
+                .add_service(InterceptedService::new(echo, Authenticate::new(tokens)))
+                .serve_with_incoming_shutdown(incoming, common::server::shutdown_signal())
+                .await?;
+        }
+        Mode::Shell => {
+            let (routes, _reporter) = common::server::base_routes(
+                todo_service::SERVICE_NAME,
+                todo_grpc_proto::FILE_DESCRIPTOR_SET,
+            )?;
+            let routes = routes.add_service(InterceptedService::new(echo, Authenticate::new(tokens)));
+            common::server::serve(
+                listener,
+                routes,
+                common::server::cors_layer(&[])?,
+                Duration::from_secs(1),
+                1024,
+                common::server::shutdown_signal(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
