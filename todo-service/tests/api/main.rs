@@ -6,5 +6,6 @@ mod crud;
 mod faults;
 mod helpers;
 mod paging;
+mod replicas;
 mod revocation;
 mod tokens;

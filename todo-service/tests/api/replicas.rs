@@ -1,0 +1,152 @@
+//! Two auth-service and two todo-service replicas on one PostgreSQL: everything shared
+//! (users, sessions, rotation, throttling, revocation, todos) is shared through it.
+
+use std::time::{Duration, Instant};
+
+use testkit::{Backend, TestDb, bearer};
+use todo_grpc_proto::{
+    auth::v1 as authpb,
+    todo::v1::{self as pb, todo_service_client::TodoServiceClient},
+};
+use tonic::Code;
+
+use crate::helpers::{spawn_todo, todo_config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_everything_through_the_database() {
+    if testkit::postgres_url().is_none() {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set (replicas need a shared PostgreSQL)");
+        return;
+    }
+    let auth_db = TestDb::new(Backend::Postgres).await;
+    let todo_db = TestDb::new(Backend::Postgres).await;
+    let auth_a = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
+    let auth_b = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
+    let mut todo_servers = Vec::new();
+    for auth in [&auth_a, &auth_b] {
+        let mut config = todo_config(&todo_db.url);
+        config.auth_service_url = Some(auth.url());
+        todo_servers.push(spawn_todo(config).await);
+    }
+    let mut a = testkit::auth_client(auth_a.addr).await;
+    let mut b = testkit::auth_client(auth_b.addr).await;
+    let mut todo_a = TodoServiceClient::new(testkit::channel(todo_servers[0].addr).await);
+    let mut todo_b = TodoServiceClient::new(testkit::channel(todo_servers[1].addr).await);
+    let login = |name: &str| authpb::LoginRequest {
+        username: name.into(),
+        password: "replicated password".into(),
+    };
+    let refresh = |token: &str| authpb::RefreshRequest {
+        refresh_token: token.into(),
+    };
+
+    // Registered on one, logs in on the other; a todo written through one is read through the other.
+    a.register(authpb::RegisterRequest {
+        username: "wanda".into(),
+        password: "replicated password".into(),
+    })
+    .await
+    .unwrap();
+    let pair = b.login(login("wanda")).await.unwrap().into_inner();
+    let todo = todo_a
+        .create_todo(bearer(
+            pb::CreateTodoRequest {
+                title: "shared".into(),
+                description: String::new(),
+            },
+            &pair.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let got = todo_b
+        .get_todo(bearer(
+            pb::GetTodoRequest { id: todo.id.clone() },
+            &pair.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got, todo);
+
+    // Rotated on A; the old token presented on B is refused and revokes the family.
+    let rotated = a
+        .refresh(refresh(&pair.refresh_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        b.refresh(refresh(&pair.refresh_token)).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        a.refresh(refresh(&rotated.refresh_token))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+
+    // Concurrent refreshes of one token on different replicas: exactly one goes through.
+    for round in 0..3 {
+        let pair = a.login(login("wanda")).await.unwrap().into_inner();
+        let calls = (0..8).map(|i| {
+            let mut client = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let token = pair.refresh_token.clone();
+            tokio::spawn(async move {
+                client
+                    .refresh(authpb::RefreshRequest { refresh_token: token })
+                    .await
+            })
+        });
+        let ok = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .filter(|r| r.as_ref().is_ok_and(|r| r.is_ok()))
+            .count();
+        assert_eq!(
+            ok, 1,
+            "round {round}: {ok} of 8 refreshes across replicas succeeded"
+        );
+    }
+
+    // Failed logins counted on both replicas lock the name on both.
+    for i in 0..5 {
+        let client = if i % 2 == 0 { &mut a } else { &mut b };
+        let _ = client
+            .login(authpb::LoginRequest {
+                username: "wanda".into(),
+                password: "wrong guess".into(),
+            })
+            .await;
+    }
+    for client in [&mut a, &mut b] {
+        assert_eq!(
+            client.login(login("wanda")).await.unwrap_err().code(),
+            Code::ResourceExhausted
+        );
+    }
+
+    // LogoutAll on A reaches the todo-service that follows B, through the database.
+    let token = pair.access_token.clone();
+    a.logout_all(bearer(authpb::LogoutAllRequest {}, &token))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        match todo_b
+            .list_todos(bearer(pb::ListTodosRequest::default(), &token))
+            .await
+        {
+            Err(s) if s.code() == Code::Unauthenticated => break,
+            _ if start.elapsed() > Duration::from_secs(5) => {
+                panic!("revocation did not cross replicas in 5 s")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    eprintln!(
+        "LogoutAll on replica A refused at todo replica B after {:?}",
+        start.elapsed()
+    );
+}
