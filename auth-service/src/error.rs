@@ -46,7 +46,7 @@ impl From<Violation> for AuthError {
 impl From<AuthError> for Status {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::InvalidArgument(v) => common::status::invalid_argument(v.field, &v.reason),
+            AuthError::InvalidArgument(v) => v.into(),
             AuthError::UsernameTaken => Status::already_exists(e.to_string()),
             AuthError::InvalidCredentials | AuthError::InvalidRefreshToken => {
                 Status::unauthenticated(e.to_string())

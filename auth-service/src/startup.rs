@@ -1,12 +1,6 @@
 //! Builds the auth-service from its configuration: database, hasher, token keys, routes.
 
-use std::sync::Arc;
-
-use common::{
-    db::PoolSettings,
-    server::{self, Application, StartupError},
-    token::{AccessTokens, TokenSettings},
-};
+use common::server::{self, Application, StartupError};
 use todo_grpc_proto::auth::v1::auth_service_server::AuthServiceServer;
 
 use crate::{
@@ -29,21 +23,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Checks the configuration, opens and migrates the database, binds the listener.
 pub async fn build(config: Config) -> Result<Application, StartupError> {
-    let (secret, previous) = config.jwt.secrets()?;
-    let tokens = Arc::new(AccessTokens::new(
-        &secret,
-        &previous,
-        TokenSettings {
-            issuer: config.jwt.jwt_issuer.clone(),
-            audience: config.jwt.jwt_audience.clone(),
-            access_ttl: config.access_token_ttl,
-        },
-    ));
-    let pool_settings = PoolSettings {
-        max_connections: config.server.database_max_connections,
-        acquire_timeout: config.server.database_acquire_timeout,
-    };
-    let pool = common::db::connect(&config.database_url, &pool_settings, &MIGRATOR).await?;
+    let (secret, tokens) = config.jwt.access_tokens(config.access_token_ttl)?;
+    let pool = common::db::connect(&config.database_url, &config.server.pool_settings(), &MIGRATOR).await?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let hasher = Hasher::new(
         HashParams {

@@ -61,6 +61,24 @@ pub enum ConfigError {
 }
 
 impl JwtArgs {
+    /// The signing secret and the token rules built from it, for either service.
+    pub fn access_tokens(
+        &self,
+        access_ttl: std::time::Duration,
+    ) -> Result<(JwtSecret, std::sync::Arc<crate::token::AccessTokens>), ConfigError> {
+        let (secret, previous) = self.secrets()?;
+        let tokens = crate::token::AccessTokens::new(
+            &secret,
+            &previous,
+            crate::token::TokenSettings {
+                issuer: self.jwt_issuer.clone(),
+                audience: self.jwt_audience.clone(),
+                access_ttl,
+            },
+        );
+        Ok((secret, std::sync::Arc::new(tokens)))
+    }
+
     /// The signing secret and the previous ones, all checked for length.
     pub fn secrets(&self) -> Result<(JwtSecret, Vec<JwtSecret>), ConfigError> {
         let current = match (&self.jwt_secret, &self.jwt_secret_file) {
@@ -118,6 +136,15 @@ pub struct ServerArgs {
     /// How long shutdown waits for in-flight calls.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+}
+
+impl ServerArgs {
+    pub fn pool_settings(&self) -> crate::db::PoolSettings {
+        crate::db::PoolSettings {
+            max_connections: self.database_max_connections,
+            acquire_timeout: self.database_acquire_timeout,
+        }
+    }
 }
 
 /// Parses `90` (seconds) or a humantime duration such as `15m`, `30d`, `1h 30m`.

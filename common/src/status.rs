@@ -12,3 +12,25 @@ pub fn invalid_argument(field: &str, reason: &str) -> Status {
         ErrorDetails::with_bad_request_violation(field, reason),
     )
 }
+
+/// A field that broke a rule: becomes `INVALID_ARGUMENT` through [`invalid_argument`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Violation {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<Violation> for Status {
+    fn from(v: Violation) -> Self {
+        invalid_argument(v.field, &v.reason)
+    }
+}

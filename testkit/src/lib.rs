@@ -239,6 +239,33 @@ pub async fn spawn_auth(config: AuthConfig) -> Running {
     running
 }
 
+/// todo-service configuration for tests: loopback port 0, the test secret, `db`.
+pub fn todo_config(db_url: &str) -> todo_service::Config {
+    let mut config = todo_service::Config::parse_from(["todo-service", "--jwt-secret", TEST_SECRET]);
+    config.listen_addr = "127.0.0.1:0".parse().expect("addr");
+    config.database_url = db_url.to_owned();
+    config.jwt = auth_config(db_url).jwt;
+    config
+}
+
+/// Starts a todo-service and waits until it answers.
+pub async fn spawn_todo(config: todo_service::Config) -> Running {
+    init_logs();
+    let app = todo_service::startup::build(config)
+        .await
+        .expect("todo-service starts");
+    let addr = app.local_addr();
+    let running = run(addr, |rx| async move {
+        let _ = app
+            .run_until_stopped(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    wait_serving(addr, todo_service::SERVICE_NAME).await;
+    running
+}
+
 /// A channel to `addr`.
 pub async fn channel(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))

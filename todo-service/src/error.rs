@@ -30,7 +30,7 @@ impl From<Violation> for TodoError {
 impl From<TodoError> for Status {
     fn from(e: TodoError) -> Self {
         match e {
-            TodoError::InvalidArgument(v) => common::status::invalid_argument(v.field, &v.reason),
+            TodoError::InvalidArgument(v) => v.into(),
             TodoError::NotFound => Status::not_found(e.to_string()),
             TodoError::Database(db) => common::db::status(db),
             TodoError::Internal(detail) => {

@@ -112,18 +112,18 @@ impl Revocations {
 
     fn apply(&self, batch: &authpb::RevocationBatch) {
         let now = now_micros();
-        if !batch.revocations.is_empty() {
-            if let Ok(mut map) = self.not_before.write() {
-                for r in &batch.revocations {
-                    let (Ok(user), Some(at)) = (Uuid::parse_str(&r.user_id), r.not_before.as_ref()) else {
-                        continue;
-                    };
-                    let entry = map.entry(user).or_insert(at.seconds);
-                    *entry = (*entry).max(at.seconds);
-                }
-                let oldest = now / 1_000_000 - i64::try_from(KEEP.as_secs()).unwrap_or(i64::MAX);
-                map.retain(|_, at| *at >= oldest);
+        if !batch.revocations.is_empty()
+            && let Ok(mut map) = self.not_before.write()
+        {
+            for r in &batch.revocations {
+                let (Ok(user), Some(at)) = (Uuid::parse_str(&r.user_id), r.not_before.as_ref()) else {
+                    continue;
+                };
+                let entry = map.entry(user).or_insert(at.seconds);
+                *entry = (*entry).max(at.seconds);
             }
+            let oldest = now / 1_000_000 - i64::try_from(KEEP.as_secs()).unwrap_or(i64::MAX);
+            map.retain(|_, at| *at >= oldest);
         }
         self.last_heard.store(now, Ordering::Relaxed);
     }

@@ -1,12 +1,6 @@
 //! Builds the todo-service from its configuration: database, token verifier, routes.
 
-use std::sync::Arc;
-
-use common::{
-    db::PoolSettings,
-    server::{self, Application, StartupError},
-    token::{AccessTokens, TokenSettings},
-};
+use common::server::{self, Application, StartupError};
 use todo_grpc_proto::todo::v1::todo_service_server::TodoServiceServer;
 use tonic::service::interceptor::InterceptedService;
 
@@ -26,22 +20,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Checks the configuration, opens and migrates the database, binds the listener.
 pub async fn build(config: Config) -> Result<Application, StartupError> {
-    let (secret, previous) = config.jwt.secrets()?;
-    let tokens = Arc::new(AccessTokens::new(
-        &secret,
-        &previous,
-        TokenSettings {
-            issuer: config.jwt.jwt_issuer.clone(),
-            audience: config.jwt.jwt_audience.clone(),
-            // This service only verifies; the lifetime is the issuer's business.
-            access_ttl: std::time::Duration::ZERO,
-        },
-    ));
-    let pool_settings = PoolSettings {
-        max_connections: config.server.database_max_connections,
-        acquire_timeout: config.server.database_acquire_timeout,
-    };
-    let pool = common::db::connect(&config.database_url, &pool_settings, &MIGRATOR).await?;
+    // This service only verifies; the lifetime is the issuer's business.
+    let (secret, tokens) = config.jwt.access_tokens(std::time::Duration::ZERO)?;
+    let pool = common::db::connect(&config.database_url, &config.server.pool_settings(), &MIGRATOR).await?;
     let page_tokens = PageTokens::new(secret.derive("page-token"));
     let revocations = Revocations::new(config.auth_service_url.as_deref()).map_err(StartupError::Other)?;
     let feed_task = revocations.start(tokens.clone());

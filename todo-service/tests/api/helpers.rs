@@ -38,33 +38,7 @@ pub async fn spawn_pair(backend: Backend) -> TestPair {
     }
 }
 
-pub fn todo_config(db_url: &str) -> todo_service::Config {
-    use clap::Parser;
-    let mut config = todo_service::Config::parse_from(["todo-service", "--jwt-secret", testkit::TEST_SECRET]);
-    config.listen_addr = "127.0.0.1:0".parse().unwrap();
-    config.database_url = db_url.to_owned();
-    config.jwt.jwt_secret_file = None;
-    config.jwt.jwt_previous_secrets = vec![];
-    config.jwt.jwt_issuer = "todo-grpc-auth".into();
-    config.jwt.jwt_audience = "todo-grpc".into();
-    config
-}
-
-pub async fn spawn_todo(config: todo_service::Config) -> Running {
-    let app = todo_service::startup::build(config)
-        .await
-        .expect("todo-service starts");
-    let addr = app.local_addr();
-    let running = testkit::run(addr, |rx| async move {
-        let _ = app
-            .run_until_stopped(async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    testkit::wait_serving(addr, todo_service::SERVICE_NAME).await;
-    running
-}
+pub use testkit::{spawn_todo, todo_config};
 
 /// The parts of a pair, to stop one service on its own.
 pub struct TestPairParts {
