@@ -63,13 +63,17 @@ pub async fn closed_loop<C: Caller>(
 
     // CPU of the watched processes and of ourselves over the window.
     tokio::time::sleep_until(t0.into()).await;
-    let cpu0: Vec<f64> = watch.iter().map(|&p| procs::cpu_secs(p)).collect();
+    let cpu0: Vec<(f64, f64)> = watch.iter().map(|&p| procs::cpu_split(p)).collect();
+    let sw0: u64 = watch.iter().map(|&p| procs::context_switches(p)).sum();
     let self0 = procs::self_cpu_secs();
+    let self_sw0 = procs::context_switches(std::process::id());
     let w0 = Instant::now();
     tokio::time::sleep_until(t1.into()).await;
     let measured = w0.elapsed().as_secs_f64();
-    let cpu1: Vec<f64> = watch.iter().map(|&p| procs::cpu_secs(p)).collect();
+    let cpu1: Vec<(f64, f64)> = watch.iter().map(|&p| procs::cpu_split(p)).collect();
+    let sw1: u64 = watch.iter().map(|&p| procs::context_switches(p)).sum();
     let self1 = procs::self_cpu_secs();
+    let self_sw1 = procs::context_switches(std::process::id());
 
     let mut all = Vec::new();
     let mut errors = 0;
@@ -90,7 +94,14 @@ pub async fn closed_loop<C: Caller>(
         window,
         p50_us: stats::percentile(&all, 50.0),
         p99_us: stats::percentile(&all, 99.0),
-        server_cores: cpu0.iter().zip(&cpu1).map(|(a, b)| (b - a) / measured).collect(),
+        server_cores: cpu0
+            .iter()
+            .zip(&cpu1)
+            .map(|(a, b)| (b.0 + b.1 - a.0 - a.1) / measured)
+            .collect(),
+        server_kernel_cores: cpu0.iter().zip(&cpu1).map(|(a, b)| (b.1 - a.1) / measured).sum(),
         client_cores: (self1 - self0) / measured,
+        server_switches: sw1.saturating_sub(sw0),
+        client_switches: self_sw1.saturating_sub(self_sw0),
     }
 }

@@ -29,8 +29,10 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `bin` with `env` only (and `PATH`), output to `log_dir/NAME.log`.
+    /// `wrap` is a command to run the binary under (a profiler), or empty.
     pub fn spawn(
         name: &str,
+        wrap: &[String],
         bin: &Path,
         args: &[&str],
         env: &[(&str, String)],
@@ -40,7 +42,14 @@ impl Proc {
         let log = log_dir.join(format!("{name}.log"));
         let out = File::create(&log)?;
         let err = out.try_clone()?;
-        let mut cmd = Command::new(bin);
+        let mut cmd = match wrap.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         // Only what the suite sets: no stray JWT_*, DATABASE_* or RUST_LOG from the caller.
         cmd.env_clear();
         if let Some(path) = std::env::var_os("PATH") {
@@ -89,7 +98,22 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    /// SIGTERM, up to 20 s to finish (a profiler writes its output then), then SIGKILL.
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child's PID, which it cannot have lost: the child
+            // is not reaped before this point.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -107,17 +131,44 @@ pub fn status_mib(pid: u32, field: &str) -> Option<f64> {
 
 /// CPU seconds (user + system) of a process; 0 when it cannot be read.
 pub fn cpu_secs(pid: u32) -> f64 {
+    let (user, system) = cpu_split(pid);
+    user + system
+}
+
+/// CPU seconds of a process in user and in kernel mode; 0 when it cannot be read.
+pub fn cpu_split(pid: u32) -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
+        return (0.0, 0.0);
     };
     // Fields after the command name, which is in parentheses and may hold spaces.
     let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return 0.0;
+        return (0.0, 0.0);
     };
     let fields: Vec<&str> = after.split_whitespace().collect();
     // Field 3 (state) is fields[0]; utime is field 14, stime field 15.
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / CLK_TCK
+    (ticks(11) / CLK_TCK, ticks(12) / CLK_TCK)
+}
+
+/// Context switches (voluntary and not) of all threads of a process so far; threads
+/// that have exited are not counted.
+pub fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .map(|status| {
+            status
+                .lines()
+                .filter(|l| {
+                    l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches")
+                })
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
 }
 
 /// CPU seconds used by this process.

@@ -42,8 +42,14 @@ pub struct Sample {
     /// CPU used during the window, in cores (1.0 = one core busy all the time), per
     /// watched process, in the order given.
     pub server_cores: Vec<f64>,
+    /// Of that, in kernel mode (system calls, thread wake-ups), all watched processes.
+    pub server_kernel_cores: f64,
     /// CPU the load tool itself used during the window, in cores.
     pub client_cores: f64,
+    /// Context switches of the watched processes during the window.
+    pub server_switches: u64,
+    /// Context switches of the load tool during the window.
+    pub client_switches: u64,
 }
 
 impl Sample {
@@ -62,7 +68,11 @@ pub struct Summary {
     pub errors: u64,
     pub first_error: Option<String>,
     pub server_cores: f64,
+    pub server_kernel_cores: f64,
     pub client_cores: f64,
+    /// Context switches per successful call, of the watched processes and of the load tool.
+    pub server_switches_per_call: f64,
+    pub client_switches_per_call: f64,
     /// Every run's requests/s, to show the spread.
     pub all_rps: Vec<f64>,
 }
@@ -78,7 +88,10 @@ impl Summary {
             errors: samples.iter().map(|s| s.errors).sum(),
             first_error: samples.iter().find_map(|s| s.first_error.clone()),
             server_cores: f(&|s| s.server_cores.iter().sum()),
+            server_kernel_cores: f(&|s| s.server_kernel_cores),
             client_cores: f(&|s| s.client_cores),
+            server_switches_per_call: f(&|s| s.server_switches as f64 / s.ok.max(1) as f64),
+            client_switches_per_call: f(&|s| s.client_switches as f64 / s.ok.max(1) as f64),
             all_rps: samples.iter().map(Sample::rps).collect(),
         }
     }

@@ -3,7 +3,8 @@
 //! `--mode bare`: plain tonic, nothing else (the floor on this machine).
 //! `--mode auth`: the same behind the todo-service's real JWT interceptor.
 //! `--mode shell`: behind the interceptor and inside the services' real server shell
-//! (`common::server::serve`: gRPC-Web and CORS layers, health, reflection).
+//! (`common::server::serve`: CORS, the per-call log line and metrics, gRPC-Web, load
+//! shedding; health, reflection), logging as the services do.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -67,6 +68,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await?;
         }
         Mode::Shell => {
+            // The services' logging too: one line per call at `info`, as they write it.
+            common::telemetry::init();
             let (routes, _reporter) = common::server::base_routes(
                 todo_service::SERVICE_NAME,
                 todo_grpc_proto::FILE_DESCRIPTOR_SET,

@@ -48,11 +48,18 @@ struct Args {
     /// Warm-up before each run, in seconds (doubled before a cell's first run).
     #[arg(long, default_value_t = 0.5)]
     warmup: f64,
+    /// Calls of the floor comparison: get (GetTodo), list (ListTodos, page of 20).
+    #[arg(long, value_delimiter = ',', default_value = "get,list")]
+    floor_calls: Vec<String>,
     /// Concurrent streams for the floor comparison.
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     concurrency: Vec<usize>,
-    /// Sections to run: floor, web, create, login, list (comma list).
-    #[arg(long, value_delimiter = ',', default_value = "floor,web,create,login,list")]
+    /// Sections to run: floor, web, create, pool, login, list (comma list).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "floor,web,create,pool,login,list"
+    )]
     only: Vec<String>,
     /// PostgreSQL server; a fresh database is created on it and dropped. `none` skips.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
@@ -83,6 +90,12 @@ struct Args {
     /// Extra KEY=VALUE environment for the todo-services (repeatable).
     #[arg(long)]
     todo_env: Vec<String>,
+    /// NAME=COMMAND: run the process NAME (as in the progress lines: todo-sqlite,
+    /// echo-bare, echo-auth, echo-shell, auth-sqlite, ...) under COMMAND, split on
+    /// spaces, e.g. `todo-sqlite=valgrind --tool=callgrind --callgrind-out-file=/tmp/todo.cg`
+    /// (repeatable; for profiles, whose figures are then not the table's).
+    #[arg(long)]
+    wrap: Vec<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -275,6 +288,61 @@ impl Caller for WebCall {
     }
 }
 
+/// GetTodo's statement, as the todo-service's store sends it, through an sqlx pool
+/// opened here with the services' pool settings, except `test_before_acquire`.
+#[derive(Clone)]
+struct PoolCall {
+    pool: sqlx::AnyPool,
+    id: String,
+    user: String,
+}
+
+impl PoolCall {
+    async fn open(url: &str, test_before_acquire: bool, id: &str, user: Uuid) -> Res<Self> {
+        use sqlx::Executor;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(test_before_acquire)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(err("pool"))?;
+        Ok(Self {
+            pool,
+            id: id.to_owned(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Caller for PoolCall {
+    async fn call(&mut self) -> Res<()> {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "SELECT id, title, description, CASE WHEN completed THEN 1 ELSE 0 END AS completed, \
+             create_time, update_time FROM todos WHERE id = $1 AND user_id = $2",
+        )
+        .bind(&self.id)
+        .bind(&self.user)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err("query"))?
+        .ok_or("no such todo")?;
+        let _: String = row.try_get("title").map_err(err("decode"))?;
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Results.
 
@@ -406,12 +474,15 @@ enum Target {
         token: String,
         id: String,
     },
+    /// GetTodo's query through an sqlx pool in this process.
+    Pool(PoolCall),
 }
 
 /// Any of the callers, so cells of different kinds can be interleaved.
 enum AnyCall {
     Todo(TodoCall),
     Web(WebCall),
+    Pool(PoolCall),
 }
 
 impl Caller for AnyCall {
@@ -419,6 +490,7 @@ impl Caller for AnyCall {
         match self {
             AnyCall::Todo(c) => c.call().await,
             AnyCall::Web(c) => c.call().await,
+            AnyCall::Pool(c) => c.call().await,
         }
     }
 }
@@ -434,6 +506,7 @@ impl Target {
                 };
                 Ok(vec![call; c].into_iter().map(AnyCall::Todo).collect())
             }
+            Target::Pool(call) => Ok(vec![call.clone(); c].into_iter().map(AnyCall::Pool).collect()),
             Target::Web { addr, token, id } => {
                 let mut v = Vec::with_capacity(c);
                 for _ in 0..c {
@@ -531,19 +604,35 @@ impl Suite {
         };
         let env = self.env(addr, db, extra);
         let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        let mut p =
-            Proc::spawn(name, &self.bins.join(bin), &[], &env, addr, &self.dir).map_err(|e| e.to_string())?;
-        procs::wait_serving(&mut p, Duration::from_secs(60)).await?;
+        let wrap = self.wrapper(name);
+        let mut p = Proc::spawn(name, &wrap, &self.bins.join(bin), &[], &env, addr, &self.dir)
+            .map_err(|e| e.to_string())?;
+        let timeout = Duration::from_secs(if wrap.is_empty() { 60 } else { 300 });
+        procs::wait_serving(&mut p, timeout).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let idle = p.status_mib("VmRSS").unwrap_or(f64::NAN);
         eprintln!("started {name} on {addr} (pid {}, {idle:.1} MiB)", p.pid());
         Ok((p, idle))
     }
 
+    /// The `--wrap` command for process `name`, or none.
+    fn wrapper(&self, name: &str) -> Vec<String> {
+        self.args
+            .wrap
+            .iter()
+            .filter_map(|w| w.split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, cmd)| cmd.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
     async fn start_echo(&self, mode: &str, token_for: Uuid) -> Res<Proc> {
         let addr = procs::free_addr();
+        let name = format!("echo-{mode}");
+        let wrap = self.wrapper(&name);
         let mut p = Proc::spawn(
-            &format!("echo-{mode}"),
+            &name,
+            &wrap,
             &self.bins.join("echo"),
             &["--mode", mode],
             &[
@@ -555,7 +644,7 @@ impl Suite {
         )
         .map_err(|e| e.to_string())?;
         // Ready when a call succeeds.
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(if wrap.is_empty() { 20 } else { 120 });
         loop {
             if !p.alive() {
                 return Err(format!("echo exited:\n{}", p.log_tail()));
@@ -621,7 +710,9 @@ impl Suite {
             // First, while nothing else of ours runs.
             self.argon2_alone();
         }
-        let need_main = ["floor", "web", "create", "login"].iter().any(|s| self.on(s));
+        let need_main = ["floor", "web", "create", "login", "pool"]
+            .iter()
+            .any(|s| self.on(s));
         let mut main = None;
         let mut todo_id = String::new();
         if need_main {
@@ -639,6 +730,9 @@ impl Suite {
             }
             if self.on("create") {
                 self.create(p, &auth).await?;
+            }
+            if self.on("pool") {
+                self.pool(&todo_id, user).await?;
             }
             if self.on("login") {
                 self.login(p, &auth, &todo_id).await?;
@@ -667,7 +761,15 @@ impl Suite {
         let bare_idle = bare.status_mib("VmRSS").unwrap_or(f64::NAN);
         let with_auth = self.start_echo("auth", user).await?;
         let shell = self.start_echo("shell", user).await?;
-        for (what, rpc) in [("GetTodo", Rpc::Get(id.into())), ("ListTodos(20)", Rpc::List(20))] {
+        let calls = [
+            ("get", "GetTodo", Rpc::Get(id.into())),
+            ("list", "ListTodos(20)", Rpc::List(20)),
+        ];
+        let wanted = self.args.floor_calls.clone();
+        for (_, what, rpc) in calls
+            .into_iter()
+            .filter(|(k, _, _)| wanted.iter().any(|c| c == k))
+        {
             for c in self.args.concurrency.clone() {
                 let cells = [
                     (FLOOR, &bare),
@@ -780,6 +882,59 @@ impl Suite {
             Ok::<(), String>(())
         }
         .await;
+        if let Some(db) = pg {
+            db.drop_db().await;
+        }
+        result
+    }
+
+    /// The same GetTodo statement through sqlx pools with and without a ping before each
+    /// query, on the main SQLite database and on a fresh PostgreSQL one.
+    async fn pool(&mut self, id: &str, user: Uuid) -> Res<()> {
+        let sqlite = format!("sqlite://{}", self.dir.join("todo.db").display());
+        let mut targets = Vec::new();
+        for flag in [true, false] {
+            let call = PoolCall::open(&sqlite, flag, id, user).await?;
+            targets.push((format!("SQLite, test_before_acquire({flag})"), call));
+        }
+        let pg = match self.args.postgres_url.as_str() {
+            "none" => None,
+            url => PgDb::create(url).await.ok(),
+        };
+        let result = async {
+            if let Some(db) = &pg {
+                // The service creates the schema; one todo of `user` to read.
+                let (p, _) = self
+                    .start_service("todo-service", "todo-pool-postgres", &db.url)
+                    .await?;
+                let pg_id = seed(p.addr, &self.bearer(user)?, 1).await?;
+                drop(p);
+                for flag in [true, false] {
+                    let call = PoolCall::open(&db.url, flag, &pg_id, user).await?;
+                    targets.push((format!("PostgreSQL, test_before_acquire({flag})"), call));
+                }
+            }
+            let me = std::process::id();
+            for c in [1, 16] {
+                let cells = targets
+                    .iter()
+                    .map(|(label, call)| Cell {
+                        section: "pool",
+                        target: label.clone(),
+                        what: "GetTodo's SELECT".into(),
+                        c,
+                        pid: me,
+                        how: Target::Pool(call.clone()),
+                    })
+                    .collect();
+                self.cells(cells).await?;
+            }
+            Ok::<(), String>(())
+        }
+        .await;
+        for (_, call) in targets {
+            call.pool.close().await;
+        }
         if let Some(db) = pg {
             db.drop_db().await;
         }
@@ -997,11 +1152,13 @@ async fn max_threads_until(pid: u32, until: Instant) -> u64 {
 
 fn progress(target: &str, what: &str, c: usize, s: &Sample) {
     eprintln!(
-        "  {target:<42} {what:<26} c={c:<3} {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  server {:.2} cores  client {:.2}{}",
+        "  {target:<42} {what:<26} c={c:<3} {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  server {:.2} cores ({:.2} kernel, {:.1} switches/call)  client {:.2}{}",
         s.rps(),
         s.p50_us as f64 / 1000.0,
         s.p99_us as f64 / 1000.0,
         s.server_cores.iter().sum::<f64>(),
+        s.server_kernel_cores,
+        s.server_switches as f64 / s.ok.max(1) as f64,
         s.client_cores,
         if s.errors > 0 {
             format!(
@@ -1291,15 +1448,17 @@ fn print_report(suite: &Suite, took: Duration, load_before: &str, load_after: &s
             "Ratios are to the bare echo server at the same call and concurrency (req/s: higher is better; p50/p99: lower is better).\n"
         );
         println!(
-            "| server | call | streams | req/s | p50 ms | p99 ms | req/s ÷ floor | p50 ÷ floor | p99 ÷ floor | server CPU (cores) | server µs CPU/call | load tool CPU |"
+            "| server | call | streams | req/s | p50 ms | p99 ms | req/s ÷ floor | p50 ÷ floor | p99 ÷ floor | server CPU, cores (kernel) | server µs CPU/call | server context switches/call | load tool CPU |"
         );
-        println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        println!(
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
         for row in &floor_rows {
             let f = r.find("floor", FLOOR, &row.what, row.c);
             let s = &row.s;
             let (fr, f50, f99) = f.map_or((f64::NAN, f64::NAN, f64::NAN), |f| (f.rps, f.p50_ms, f.p99_ms));
             println!(
-                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.2} |",
+                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.2} ({:.2}) | {:.0} | {:.1} | {:.2} |",
                 row.target,
                 row.what,
                 row.c,
@@ -1310,7 +1469,9 @@ fn print_report(suite: &Suite, took: Duration, load_before: &str, load_after: &s
                 ratio(s.p50_ms, f50),
                 ratio(s.p99_ms, f99),
                 s.server_cores,
+                s.server_kernel_cores,
                 s.server_us_per_call(),
+                s.server_switches_per_call,
                 s.client_cores
             );
         }
@@ -1323,6 +1484,10 @@ fn print_report(suite: &Suite, took: Duration, load_before: &str, load_after: &s
             "gRPC-Web (HTTP/1.1) against gRPC (HTTP/2), GetTodo on SQLite",
         ),
         ("list", "ListTodos first page (20) by table size, SQLite"),
+        (
+            "pool",
+            "sqlx pool with and without a ping before each query (in the load tool's process: CPU and switches are its own)",
+        ),
     ] {
         let rows: Vec<&Row> = r.rows.iter().filter(|x| x.section == section).collect();
         if rows.is_empty() {
@@ -1330,13 +1495,13 @@ fn print_report(suite: &Suite, took: Duration, load_before: &str, load_after: &s
         }
         println!("\n## {title}\n");
         println!(
-            "| target | call | streams | req/s | p50 ms | p99 ms | server CPU (cores) | server µs CPU/call |"
+            "| target | call | streams | req/s | p50 ms | p99 ms | server CPU, cores (kernel) | server µs CPU/call | server context switches/call |"
         );
-        println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for row in rows {
             let s = &row.s;
             println!(
-                "| {} | {} | {} | {:.0} | {} | {} | {:.2} | {:.0} |",
+                "| {} | {} | {} | {:.0} | {} | {} | {:.2} ({:.2}) | {:.0} | {:.1} |",
                 row.target,
                 row.what,
                 row.c,
@@ -1344,7 +1509,9 @@ fn print_report(suite: &Suite, took: Duration, load_before: &str, load_after: &s
                 ms(s.p50_ms),
                 ms(s.p99_ms),
                 s.server_cores,
-                s.server_us_per_call()
+                s.server_kernel_cores,
+                s.server_us_per_call(),
+                s.server_switches_per_call
             );
         }
         if section == "list" {
