@@ -65,6 +65,7 @@ pub async fn closed_loop<C: Caller>(
     tokio::time::sleep_until(t0.into()).await;
     let cpu0: Vec<(f64, f64)> = watch.iter().map(|&p| procs::cpu_split(p)).collect();
     let sw0: u64 = watch.iter().map(|&p| procs::context_switches(p)).sum();
+    let pf0: u64 = watch.iter().map(|&p| procs::minor_faults(p)).sum();
     let self0 = procs::self_cpu_secs();
     let self_sw0 = procs::context_switches(std::process::id());
     let w0 = Instant::now();
@@ -72,6 +73,7 @@ pub async fn closed_loop<C: Caller>(
     let measured = w0.elapsed().as_secs_f64();
     let cpu1: Vec<(f64, f64)> = watch.iter().map(|&p| procs::cpu_split(p)).collect();
     let sw1: u64 = watch.iter().map(|&p| procs::context_switches(p)).sum();
+    let pf1: u64 = watch.iter().map(|&p| procs::minor_faults(p)).sum();
     let self1 = procs::self_cpu_secs();
     let self_sw1 = procs::context_switches(std::process::id());
 
@@ -102,6 +104,7 @@ pub async fn closed_loop<C: Caller>(
         server_kernel_cores: cpu0.iter().zip(&cpu1).map(|(a, b)| (b.1 - a.1) / measured).sum(),
         client_cores: (self1 - self0) / measured,
         server_switches: sw1.saturating_sub(sw0),
+        server_faults: pf1.saturating_sub(pf0),
         client_switches: self_sw1.saturating_sub(self_sw0),
     }
 }

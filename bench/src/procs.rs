@@ -171,6 +171,17 @@ pub fn context_switches(pid: u32) -> u64 {
         .sum()
 }
 
+/// Minor page faults of a process so far (field 10 of `/proc/PID/stat`).
+pub fn minor_faults(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = &stat[stat.rfind(')')? + 1..];
+            after.split_whitespace().nth(7)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// CPU seconds used by this process.
 pub fn self_cpu_secs() -> f64 {
     cpu_secs(std::process::id())

@@ -50,6 +50,8 @@ pub struct Sample {
     pub server_switches: u64,
     /// Context switches of the load tool during the window.
     pub client_switches: u64,
+    /// Minor page faults of the watched processes during the window.
+    pub server_faults: u64,
 }
 
 impl Sample {
@@ -73,6 +75,8 @@ pub struct Summary {
     /// Context switches per successful call, of the watched processes and of the load tool.
     pub server_switches_per_call: f64,
     pub client_switches_per_call: f64,
+    /// Minor page faults per successful call, of the watched processes.
+    pub server_faults_per_call: f64,
     /// Every run's requests/s, to show the spread.
     pub all_rps: Vec<f64>,
 }
@@ -92,6 +96,7 @@ impl Summary {
             client_cores: f(&|s| s.client_cores),
             server_switches_per_call: f(&|s| s.server_switches as f64 / s.ok.max(1) as f64),
             client_switches_per_call: f(&|s| s.client_switches as f64 / s.ok.max(1) as f64),
+            server_faults_per_call: f(&|s| s.server_faults as f64 / s.ok.max(1) as f64),
             all_rps: samples.iter().map(Sample::rps).collect(),
         }
     }

@@ -366,7 +366,10 @@ struct LoginFigures {
     cores: usize,
     hash_ms: f64,
     parallel_per_s: f64,
+    /// The flood alone.
     login: Summary,
+    /// The flood while one stream of GetTodo runs at the todo-service.
+    login_during: Summary,
     quiet: Summary,
     flood: Summary,
     max_threads: u64,
@@ -447,16 +450,56 @@ async fn run(args: Args) -> Res<()> {
         tokens,
     };
     let started = Instant::now();
-    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load_before = loadavg();
+    let cpu_before = cpu_jiffies();
     eprintln!("run directory {}", suite.dir.display());
     let result = suite.sections().await;
-    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load_after = loadavg();
+    let cpu_after = cpu_jiffies();
+    let steal = {
+        let d: Vec<f64> = cpu_after.iter().zip(&cpu_before).map(|(a, b)| a - b).collect();
+        let total: f64 = d.iter().sum();
+        if total > 0.0 {
+            100.0 * d.get(7).copied().unwrap_or(0.0) / total
+        } else {
+            f64::NAN
+        }
+    };
+    suite.report.notes.insert(
+        0,
+        format!("CPU time stolen by the hypervisor during the suite: {steal:.1}% (from /proc/stat)"),
+    );
     if args.keep {
         eprintln!("kept {}", tmp.keep().display());
     }
     result?;
-    print_report(&suite, started.elapsed(), load_before.trim(), load_after.trim());
+    print_report(&suite, started.elapsed(), &load_before, &load_after);
     Ok(())
+}
+
+/// The three load averages.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The machine's CPU time so far, by kind (user, nice, system, idle, iowait, irq,
+/// softirq, steal), in clock ticks.
+fn cpu_jiffies() -> Vec<f64> {
+    std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|v| v.parse().ok())
+        .collect()
 }
 
 /// How a cell's callers reach their server.
@@ -966,7 +1009,7 @@ impl Suite {
         let hash_ms = median(&times) * 1000.0;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut rates = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..5 {
             let per_thread = 4;
             let t = Instant::now();
             std::thread::scope(|s| {
@@ -985,6 +1028,7 @@ impl Suite {
             hash_ms,
             parallel_per_s,
             login: Summary::default(),
+            login_during: Summary::default(),
             quiet: Summary::default(),
             flood: Summary::default(),
             max_threads: 0,
@@ -1036,32 +1080,32 @@ impl Suite {
             auth: auth.clone(),
             rpc: Rpc::Get(id.into()),
         };
-        let (mut logins, mut gets, mut quiets) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut logins, mut during, mut gets, mut quiets) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut max_threads = 0;
+        let (auth_only, both) = ([a.pid()], [a.pid(), todo.pid()]);
         for run in 0..self.args.runs {
-            // Quiet first, then the same calls during the flood.
-            let q = closed_loop(
-                vec![get_call.clone()],
-                self.warmup(run),
-                self.window(),
-                &[todo.pid()],
-            )
-            .await;
+            // GetTodo alone, the flood alone, then both at once.
+            let (warmup, window) = (self.warmup(run), self.window());
+            let q = closed_loop(vec![get_call.clone()], warmup, window, &[todo.pid()]).await;
             progress(TODO_SQLITE, "GetTodo, quiet", 1, &q);
             quiets.push(q);
-            let (warmup, window) = (self.warmup(run), self.window());
-            let watch = [a.pid(), todo.pid()];
-            let (l, g, t) = tokio::join!(
-                closed_loop(vec![login_call.clone(); lc], warmup, window, &watch),
-                closed_loop(vec![get_call.clone()], warmup, window, &[]),
+            let (l, t) = tokio::join!(
+                closed_loop(vec![login_call.clone(); lc], warmup, window, &auth_only),
                 max_threads_until(a.pid(), Instant::now() + warmup + window),
             );
             max_threads = max_threads.max(t);
             progress("auth-service", "Login flood", lc, &l);
-            progress(TODO_SQLITE, "GetTodo during flood", 1, &g);
             logins.push(l);
+            let (l, g) = tokio::join!(
+                closed_loop(vec![login_call.clone(); lc], warmup, window, &both),
+                closed_loop(vec![get_call.clone()], warmup, window, &[]),
+            );
+            progress("auth-service", "Login flood + GetTodo", lc, &l);
+            progress(TODO_SQLITE, "GetTodo during flood", 1, &g);
+            during.push(l);
             gets.push(g);
         }
+        let login_during = Summary::of(&during);
         let (login, flood, quiet) = (Summary::of(&logins), Summary::of(&gets), Summary::of(&quiets));
         for (what, s) in [
             ("Login", &login),
@@ -1078,6 +1122,7 @@ impl Suite {
         }
         if let Some(f) = self.report.login.as_mut() {
             f.login = login;
+            f.login_during = login_during;
             f.quiet = quiet;
             f.flood = flood;
             f.max_threads = max_threads;
@@ -1540,10 +1585,12 @@ fn print_report(suite: &Suite, took: Duration, load_before: &str, load_after: &s
         );
         if l.login.runs > 0 {
             println!(
-                "| Login, {} concurrent | {:.1} /s ({:.0}% of bound) |",
+                "| Login, {} concurrent | {:.1} /s ({:.0}% of bound, {:.0}% of argon2 alone on {} threads) |",
                 a.login_concurrency,
                 l.login.rps,
-                100.0 * l.login.rps / bound
+                100.0 * l.login.rps / bound,
+                100.0 * l.login.rps / l.parallel_per_s,
+                l.cores
             );
             println!(
                 "| Login p50 / p99 | {} / {} ms |",
@@ -1551,8 +1598,17 @@ fn print_report(suite: &Suite, took: Duration, load_before: &str, load_after: &s
                 ms(l.login.p99_ms)
             );
             println!(
-                "| auth-service CPU during the flood (+ todo-service) | {:.2} cores |",
-                l.login.server_cores
+                "| auth-service CPU during the flood | {:.2} cores ({:.2} kernel), {:.1} ms and {:.0} page faults per login |",
+                l.login.server_cores,
+                l.login.server_kernel_cores,
+                l.login.server_us_per_call() / 1000.0,
+                l.login.server_faults_per_call
+            );
+            println!(
+                "| Login while GetTodo runs too | {:.1} /s, p50 / p99 {} / {} ms |",
+                l.login_during.rps,
+                ms(l.login_during.p50_ms),
+                ms(l.login_during.p99_ms)
             );
             println!(
                 "| GetTodo (1 stream) quiet: p50 / p99 | {} / {} ms |",
