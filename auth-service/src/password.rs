@@ -1,8 +1,11 @@
 //! argon2id password hashing, off the async executor and bounded in concurrency.
 //!
-//! Each hash costs ~19 MiB and tens of milliseconds of CPU. Hashes run on the blocking
-//! pool, at most `max_concurrent` at once, so the async threads stay free for every other
-//! call. At most `max_queue` calls wait for a slot, none longer than `queue_timeout`;
+//! Each hash costs ~19 MiB and tens of milliseconds of CPU. Hashes run on a pool of
+//! `max_concurrent` threads of their own, so the async threads stay free for every other
+//! call. Not tokio's blocking pool: it grows to hundreds of threads, and glibc keeps up to
+//! 8 per core of memory arenas that each held on to a 19 MiB hash buffer (the
+//! auth-service reached 528 MiB resident in a login flood; see BENCHMARKS.md). A fixed
+//! pool touches at most `max_concurrent` arenas. At most `max_queue` calls wait for a slot, none longer than `queue_timeout`;
 //! past either a call fails at once with `RESOURCE_EXHAUSTED` rather than queueing
 //! without end.
 
@@ -14,9 +17,14 @@ use std::{
     time::Duration,
 };
 
+use std::cell::RefCell;
+
 use argon2::{
-    Algorithm, Argon2, Params, Version,
-    password_hash::{PasswordHasher as _, PasswordVerifier as _, phc::PasswordHash},
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::{
+        PasswordHasher as _,
+        phc::{Output, ParamsString, PasswordHash, Salt},
+    },
 };
 use tokio::sync::Semaphore;
 
@@ -44,6 +52,7 @@ impl Default for HashParams {
 #[derive(Clone)]
 pub struct Hasher {
     argon2: Argon2<'static>,
+    workers: Arc<rayon::ThreadPool>,
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_queue: usize,
@@ -67,9 +76,19 @@ impl Hasher {
             .hash_password(b"dummy password for unknown users")
             .map_err(|e| AuthError::Internal(format!("argon2: {e}")))?
             .to_string();
+        let max_concurrent = max_concurrent.max(1);
+        let workers = rayon::ThreadPoolBuilder::new()
+            .num_threads(max_concurrent)
+            .thread_name(|i| format!("argon2-{i}"))
+            // The default handler aborts the process; a panic only fails its call (the
+            // result channel closes).
+            .panic_handler(|_| tracing::error!("password hash panicked"))
+            .build()
+            .map_err(|e| AuthError::Internal(format!("hash threads: {e}")))?;
         Ok(Self {
             argon2,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            workers: Arc::new(workers),
+            permits: Arc::new(Semaphore::new(max_concurrent)),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_queue,
             queue_timeout,
@@ -77,7 +96,7 @@ impl Hasher {
         })
     }
 
-    /// Runs `f` on the blocking pool once a hashing slot is free.
+    /// Runs `f` on a hash thread once a hashing slot is free.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
@@ -100,24 +119,24 @@ impl Hasher {
             }
         };
         let argon2 = self.argon2.clone();
-        tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        // The permit bounds the work given to the pool, so nothing queues inside it.
+        self.workers.spawn(move || {
             let out = f(&argon2);
             drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("hash task: {e}")))
+            // The caller may have gone away; the hash is simply dropped then.
+            let _ = done.send(out);
+        });
+        result
+            .await
+            .map_err(|_| AuthError::Internal("hash task failed".into()))
     }
 
     /// A PHC string for a new password.
     pub async fn hash(&self, password: Password) -> Result<String, AuthError> {
-        self.run(move |argon2| {
-            argon2
-                .hash_password(password.expose().as_bytes())
-                .map(|h| h.to_string())
-        })
-        .await?
-        .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
+        self.run(move |argon2| hash_phc(argon2, password.expose().as_bytes()))
+            .await?
+            .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
     }
 
     /// Whether `password` matches `stored`. With no stored hash (unknown user) it checks
@@ -126,17 +145,74 @@ impl Hasher {
         let known = stored.is_some();
         let phc: String = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matched = self
-            .run(move |argon2| match PasswordHash::new(&phc) {
-                // The parameters stored in the PHC string are used, so hashes made
-                // with older parameters keep verifying.
-                Ok(parsed) => argon2
-                    .verify_password(password.expose().as_bytes(), &parsed)
-                    .is_ok(),
-                Err(_) => false,
-            })
+            .run(move |_| verify_phc(password.expose().as_bytes(), &phc))
             .await?;
         Ok(known && matched)
     }
+}
+
+thread_local! {
+    /// This hash thread's argon2 working memory (m KiB), kept for the thread's life.
+    /// Allocated per hash instead, glibc's arenas fragmented around the 19 MiB blocks:
+    /// 207 MiB resident after 60 logins on 2 threads (faults.rs login flood test).
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// argon2 of `password` and `salt` into `out`, in this thread's memory.
+fn compute(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
+    MEMORY.with_borrow_mut(|blocks| {
+        let need = argon2.params().block_count();
+        if blocks.len() < need {
+            blocks.resize(need, Block::new());
+        }
+        // argon2 writes every block before it reads it: no clearing needed between calls.
+        argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..need])
+    })
+}
+
+/// A new PHC string, as `PasswordHasher::hash_password` makes it, in this thread's memory.
+fn hash_phc(argon2: &Argon2<'_>, password: &[u8]) -> Result<String, String> {
+    let salt = argon2::password_hash::try_generate_salt().map_err(|e| format!("salt: {e}"))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    compute(argon2, password, &salt, &mut out).map_err(|e| e.to_string())?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(|e| e.to_string())?,
+        salt: Some(Salt::new(&salt).map_err(|e| e.to_string())?),
+        hash: Some(Output::new(&out).map_err(|e| e.to_string())?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches the PHC string, with the algorithm, version and parameters
+/// stored in it (so hashes made with older parameters keep verifying), compared in
+/// constant time (`Output`'s `PartialEq`): what `PasswordVerifier` does, in this
+/// thread's memory.
+fn verify_phc(password: &[u8], phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm.as_str()),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let Some(out) = buffer.get_mut(..expected.len()) else {
+        return false;
+    };
+    compute(&argon2, password, salt, out).is_ok()
+        && Output::new(out).is_ok_and(|computed| computed == *expected)
 }
 
 /// A place in the hash queue, given back on drop.
@@ -187,6 +263,42 @@ mod tests {
         );
         // Salted: the same password twice gives two hashes.
         assert_ne!(hasher.hash(pw("correct horse")).await.unwrap(), phc);
+    }
+
+    #[test]
+    fn agrees_with_the_argon2_crate_both_ways() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let ours = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(19 * 1024, 2, 1, None).unwrap(),
+        );
+        let phc = hash_phc(&ours, b"pw one").unwrap();
+        assert!(
+            ours.verify_password(b"pw one", &PasswordHash::new(&phc).unwrap())
+                .is_ok()
+        );
+        assert!(
+            ours.verify_password(b"pw two", &PasswordHash::new(&phc).unwrap())
+                .is_err()
+        );
+        // Hashes the crate made, with other parameters (smaller and larger memory than
+        // the thread's buffer holds, another variant), verify here.
+        for (alg, m, t) in [
+            (Algorithm::Argon2id, 8 * 1024, 1),
+            (Algorithm::Argon2id, 24 * 1024, 2),
+            (Algorithm::Argon2i, 4 * 1024, 3),
+        ] {
+            let theirs = Argon2::new(alg, Version::V0x13, Params::new(m, t, 1, None).unwrap());
+            let phc = theirs.hash_password(b"pw three").unwrap().to_string();
+            assert!(verify_phc(b"pw three", &phc), "{phc}");
+            assert!(!verify_phc(b"pw thre", &phc), "{phc}");
+        }
+        // The memory stays with the thread, at the largest size used.
+        assert_eq!(MEMORY.with_borrow(|b| b.len()), 24 * 1024);
+        for broken in ["", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ", "$md5$abc"] {
+            assert!(!verify_phc(b"pw", broken));
+        }
     }
 
     #[tokio::test]

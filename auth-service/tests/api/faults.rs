@@ -42,3 +42,80 @@ async fn sigterm_finishes_in_flight_calls() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// The threads and memory of `pid`: (names of its threads, peak resident KiB).
+fn threads_and_peak(pid: u32) -> (Vec<String>, u64) {
+    let names = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| {
+            dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .map(|n| n.trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let peak = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    (names, peak)
+}
+
+/// A login flood hashes on exactly MAX_CONCURRENT_HASHES threads, and memory stays near
+/// that many 19 MiB hash buffers. (On tokio's blocking pool it grew a thread, and a glibc
+/// arena holding a buffer, whenever a hash ended as the next began: 528 MiB resident.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flood_uses_a_fixed_set_of_hash_threads() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let env = [
+        ("DATABASE_URL", db.url.clone()),
+        ("JWT_SECRET", testkit::TEST_SECRET.to_owned()),
+        ("MAX_CONCURRENT_HASHES", "2".to_owned()),
+        ("MAX_HASH_QUEUE", "64".to_owned()),
+        ("HASH_QUEUE_TIMEOUT", "60s".to_owned()),
+    ];
+    let service = ChildService::start(env!("CARGO_BIN_EXE_auth-service"), &env).await;
+    let pid = service.child.id().expect("running");
+    let client = testkit::auth_client(service.addr).await;
+    testkit::register_and_login(&mut client.clone(), "flood", "flood's password").await;
+    let flood: Vec<_> = (0..12)
+        .map(|_| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                for _ in 0..5 {
+                    let request = pb::LoginRequest {
+                        username: "flood".into(),
+                        password: "flood's password".into(),
+                    };
+                    client.login(request).await.map(|_| ())?;
+                }
+                Ok::<_, tonic::Status>(())
+            })
+        })
+        .collect();
+    let mut hash_threads = std::collections::BTreeSet::new();
+    let mut busy = true;
+    while busy {
+        let (names, _) = threads_and_peak(pid);
+        hash_threads.extend(names.into_iter().filter(|n| n.starts_with("argon2-")));
+        busy = !flood.iter().all(|task| task.is_finished());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for task in flood {
+        task.await.unwrap().expect("every login of the flood succeeds");
+    }
+    let (names, peak_kib) = threads_and_peak(pid);
+    assert_eq!(
+        hash_threads.into_iter().collect::<Vec<_>>(),
+        ["argon2-0", "argon2-1"],
+        "threads: {names:?}"
+    );
+    eprintln!("login flood: peak resident {} MiB", peak_kib / 1024);
+    // 2 × 19 MiB of hash memory plus the rest of the (debug) binary; 60 hashes on
+    // fresh threads and arenas would be hundreds of MiB.
+    assert!(
+        peak_kib > 0 && peak_kib < 120 * 1024,
+        "peak resident {} MiB",
+        peak_kib / 1024
+    );
+}
