@@ -61,6 +61,10 @@ pub async fn connect(
     let mut options = AnyPoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .acquire_timeout(settings.acquire_timeout)
+        // The ping before each use finds a PostgreSQL connection that went stale. A SQLite
+        // file cannot go stale, and there the ping is a round trip to sqlx's connection
+        // thread: 25-35% of a short query's rate (BENCHMARKS.md, pool section).
+        .test_before_acquire(!is_sqlite(url))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 if conn.backend_name().eq_ignore_ascii_case("sqlite") {
