@@ -1478,7 +1478,13 @@ fn print_report(suite: &Suite, took: Duration, load_before: &str, load_after: &s
         println!("\n## Token code (criterion, median time per call)\n");
         println!("| operation | ns | bare HMAC-SHA256 (ns) | ratio to HMAC |");
         println!("| --- | ---: | ---: | ---: |");
-        for name in ["sign", "verify", "verify_bad_signature", "verify_garbage"] {
+        for name in [
+            "sign",
+            "verify",
+            "verify_cached",
+            "verify_bad_signature",
+            "verify_garbage",
+        ] {
             if let Some(ns) = criterion_median_ns(dir, "token", name) {
                 let f = floor.unwrap_or(f64::NAN);
                 println!("| {name} | {ns:.0} | {f:.0} | {} |", ratio(ns, f));
