@@ -37,7 +37,7 @@ fn random_secret() -> String {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    common::telemetry::init();
+    let _logs = common::telemetry::init();
     let args = Args::parse();
     if let Err(e) = std::fs::create_dir_all(&args.data_dir) {
         tracing::error!("cannot create {}: {e}", args.data_dir.display());
