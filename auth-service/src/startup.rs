@@ -23,7 +23,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Checks the configuration, opens and migrates the database, binds the listener.
 pub async fn build(config: Config) -> Result<Application, StartupError> {
-    let (secret, tokens) = config.jwt.access_tokens(config.access_token_ttl)?;
+    let (secret, _previous, tokens) = config.jwt.access_tokens(config.access_token_ttl)?;
     let pool = common::db::connect(&config.database_url, &config.server.pool_settings(), &MIGRATOR).await?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let hasher = Hasher::new(

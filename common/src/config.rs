@@ -61,11 +61,18 @@ pub enum ConfigError {
 }
 
 impl JwtArgs {
-    /// The signing secret and the token rules built from it, for either service.
+    /// The signing secret, the previous ones, and the token rules built from them.
     pub fn access_tokens(
         &self,
         access_ttl: std::time::Duration,
-    ) -> Result<(JwtSecret, std::sync::Arc<crate::token::AccessTokens>), ConfigError> {
+    ) -> Result<
+        (
+            JwtSecret,
+            Vec<JwtSecret>,
+            std::sync::Arc<crate::token::AccessTokens>,
+        ),
+        ConfigError,
+    > {
         let (secret, previous) = self.secrets()?;
         let tokens = crate::token::AccessTokens::new(
             &secret,
@@ -76,7 +83,7 @@ impl JwtArgs {
                 access_ttl,
             },
         );
-        Ok((secret, std::sync::Arc::new(tokens)))
+        Ok((secret, previous, std::sync::Arc::new(tokens)))
     }
 
     /// The signing secret and the previous ones, all checked for length.

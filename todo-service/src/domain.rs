@@ -169,9 +169,14 @@ const PAYLOAD_LEN: usize = 1 + 1 + 8 + 16;
 /// for, with a truncated HMAC: opaque to clients, refused when altered or replayed
 /// against another filter. Queries are scoped to the caller anyway, so a token can never
 /// reveal another user's todos.
+///
+/// Keys follow the JWT secrets: made with the current one, accepted with the previous
+/// ones too, so a list being paged through survives a key rotation, also across
+/// replicas that are part-way through it.
 #[derive(Clone)]
 pub struct PageTokens {
     key: [u8; 32],
+    previous: Vec<[u8; 32]>,
 }
 
 fn filter_byte(completed: Option<bool>) -> u8 {
@@ -183,8 +188,8 @@ fn filter_byte(completed: Option<bool>) -> u8 {
 }
 
 impl PageTokens {
-    pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
+    pub fn new(key: [u8; 32], previous: Vec<[u8; 32]>) -> Self {
+        Self { key, previous }
     }
 
     fn mac(&self, payload: &[u8]) -> [u8; MAC_LEN] {
@@ -222,9 +227,15 @@ impl PageTokens {
             return Err(invalid());
         }
         let (payload, mac) = bytes.split_at(PAYLOAD_LEN);
-        let mut check = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).map_err(|_| invalid())?;
-        check.update(payload);
-        check.verify_truncated_left(mac).map_err(|_| invalid())?;
+        let signed_with = |key: &[u8; 32]| {
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(key).is_ok_and(|mut check| {
+                check.update(payload);
+                check.verify_truncated_left(mac).is_ok()
+            })
+        };
+        if !std::iter::once(&self.key).chain(&self.previous).any(signed_with) {
+            return Err(invalid());
+        }
         if payload[0] != TOKEN_VERSION || payload[1] != filter_byte(completed) {
             return Err(invalid());
         }
@@ -298,7 +309,7 @@ mod tests {
 
     #[test]
     fn page_tokens_round_trip_and_refuse_tampering() {
-        let tokens = PageTokens::new([9; 32]);
+        let tokens = PageTokens::new([9; 32], vec![]);
         let cursor = Cursor {
             create_time: 1_700_000_000_123_456,
             id: Uuid::now_v7(),
@@ -307,8 +318,19 @@ mod tests {
         assert_eq!(tokens.decode(&t, Some(true)).unwrap(), Some(cursor));
         assert!(tokens.decode(&t, None).is_err(), "other filter");
         assert!(
-            PageTokens::new([8; 32]).decode(&t, Some(true)).is_err(),
+            PageTokens::new([8; 32], vec![]).decode(&t, Some(true)).is_err(),
             "other key"
+        );
+        // Across a key rotation: the old key still accepted while it is a previous one.
+        let rotated = PageTokens::new([8; 32], vec![[7; 32], [9; 32]]);
+        assert_eq!(rotated.decode(&t, Some(true)).unwrap(), Some(cursor));
+        assert_eq!(
+            rotated.decode(&rotated.encode(cursor, None), None).unwrap(),
+            Some(cursor)
+        );
+        assert!(
+            tokens.decode(&rotated.encode(cursor, None), None).is_err(),
+            "new key unknown to the old"
         );
         let mut bytes = URL_SAFE_NO_PAD.decode(&t).unwrap();
         bytes[5] ^= 1;

@@ -21,9 +21,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Checks the configuration, opens and migrates the database, binds the listener.
 pub async fn build(config: Config) -> Result<Application, StartupError> {
     // This service only verifies; the lifetime is the issuer's business.
-    let (secret, tokens) = config.jwt.access_tokens(std::time::Duration::ZERO)?;
+    let (secret, previous, tokens) = config.jwt.access_tokens(std::time::Duration::ZERO)?;
     let pool = common::db::connect(&config.database_url, &config.server.pool_settings(), &MIGRATOR).await?;
-    let page_tokens = PageTokens::new(secret.derive("page-token"));
+    let page_tokens = PageTokens::new(
+        secret.derive("page-token"),
+        previous.iter().map(|s| s.derive("page-token")).collect(),
+    );
     let revocations = Revocations::new(config.auth_service_url.as_deref()).map_err(StartupError::Other)?;
     let feed_task = revocations.start(tokens.clone());
     if feed_task.is_none() {

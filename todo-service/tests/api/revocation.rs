@@ -117,6 +117,21 @@ async fn keys_rotate_without_mass_logout(backend: Backend) {
     let mut app = spawn_pair(backend).await;
     let ulla = app.user("ulla").await;
     let todo = app.create(&ulla, "survives rotation").await;
+    app.create(&ulla, "second of the list").await;
+    // A list being paged through when the rotation starts.
+    let first_page = app
+        .todo
+        .list_todos(bearer(
+            pb::ListTodosRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+            &ulla.token,
+        ))
+        .await
+        .expect("first page")
+        .into_inner();
+    assert!(!first_page.next_page_token.is_empty());
 
     // During: the new key signs, the old one is still accepted everywhere.
     let todo_db = TestDb::new(backend).await;
@@ -132,6 +147,18 @@ async fn keys_rotate_without_mass_logout(backend: Backend) {
         .await
         .expect("a token signed with the previous key is accepted");
     let _ = todo;
+    // Its page token, made with the old key, is accepted by the rotated replica too.
+    client
+        .list_todos(bearer(
+            pb::ListTodosRequest {
+                page_size: 1,
+                page_token: first_page.next_page_token.clone(),
+                ..Default::default()
+            },
+            &ulla.token,
+        ))
+        .await
+        .expect("a page token made with the previous key is accepted");
 
     // After: the old key removed, its tokens are refused.
     config.jwt.jwt_previous_secrets = vec![];
