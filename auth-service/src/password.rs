@@ -21,10 +21,7 @@ use std::cell::RefCell;
 
 use argon2::{
     Algorithm, Argon2, Block, Params, Version,
-    password_hash::{
-        PasswordHasher as _,
-        phc::{Output, ParamsString, PasswordHash, Salt},
-    },
+    password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
 };
 use tokio::sync::Semaphore;
 
@@ -72,10 +69,8 @@ impl Hasher {
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let dummy_hash = argon2
-            .hash_password(b"dummy password for unknown users")
-            .map_err(|e| AuthError::Internal(format!("argon2: {e}")))?
-            .to_string();
+        let dummy_hash = hash_phc(&argon2, b"dummy password for unknown users")
+            .map_err(|e| AuthError::Internal(format!("argon2: {e}")))?;
         let max_concurrent = max_concurrent.max(1);
         let workers = rayon::ThreadPoolBuilder::new()
             .num_threads(max_concurrent)
@@ -267,7 +262,7 @@ mod tests {
 
     #[test]
     fn agrees_with_the_argon2_crate_both_ways() {
-        use argon2::password_hash::PasswordVerifier as _;
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         let ours = Argon2::new(
             Algorithm::Argon2id,
             Version::V0x13,

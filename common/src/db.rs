@@ -51,12 +51,9 @@ fn with_create_mode(url: &str) -> String {
     format!("{url}{sep}mode=rwc")
 }
 
-/// Opens a pool and applies the migrations.
-pub async fn connect(
-    url: &str,
-    settings: &PoolSettings,
-    migrator: &Migrator,
-) -> Result<AnyPool, sqlx::Error> {
+/// The services' pool options for `url`: sizes, timeouts, the SQLite pragmas, and a ping
+/// before each use on PostgreSQL only. (The load benchmark opens its pools with these.)
+pub fn pool_options(url: &str, settings: &PoolSettings) -> AnyPoolOptions {
     sqlx::any::install_default_drivers();
     let mut options = AnyPoolOptions::new()
         .max_connections(settings.max_connections.max(1))
@@ -84,6 +81,16 @@ pub async fn connect(
             .idle_timeout(None)
             .max_lifetime(None);
     }
+    options
+}
+
+/// Opens a pool and applies the migrations.
+pub async fn connect(
+    url: &str,
+    settings: &PoolSettings,
+    migrator: &Migrator,
+) -> Result<AnyPool, sqlx::Error> {
+    let options = pool_options(url, settings);
     let pool = options.connect(&with_create_mode(url)).await?;
     migrator
         .run(&pool)

@@ -192,11 +192,16 @@ impl PageTokens {
         Self { key, previous }
     }
 
-    fn mac(&self, payload: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key)
+    /// The HMAC of `payload` under `key`, ready to finalize or verify.
+    fn hmac(key: &[u8; 32], payload: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key)
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(payload);
-        let full = mac.finalize().into_bytes();
+        mac
+    }
+
+    fn mac(&self, payload: &[u8]) -> [u8; MAC_LEN] {
+        let full = Self::hmac(&self.key, payload).finalize().into_bytes();
         let mut out = [0u8; MAC_LEN];
         out.copy_from_slice(&full[..MAC_LEN]);
         out
@@ -227,12 +232,7 @@ impl PageTokens {
             return Err(invalid());
         }
         let (payload, mac) = bytes.split_at(PAYLOAD_LEN);
-        let signed_with = |key: &[u8; 32]| {
-            hmac::Hmac::<sha2::Sha256>::new_from_slice(key).is_ok_and(|mut check| {
-                check.update(payload);
-                check.verify_truncated_left(mac).is_ok()
-            })
-        };
+        let signed_with = |key: &[u8; 32]| Self::hmac(key, payload).verify_truncated_left(mac).is_ok();
         if !std::iter::once(&self.key).chain(&self.previous).any(signed_with) {
             return Err(invalid());
         }

@@ -299,21 +299,8 @@ struct PoolCall {
 
 impl PoolCall {
     async fn open(url: &str, test_before_acquire: bool, id: &str, user: Uuid) -> Res<Self> {
-        use sqlx::Executor;
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(Duration::from_secs(5))
+        let pool = common::db::pool_options(url, &common::db::PoolSettings::default())
             .test_before_acquire(test_before_acquire)
-            .after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                    }
-                    Ok(())
-                })
-            })
             .connect(url)
             .await
             .map_err(err("pool"))?;
