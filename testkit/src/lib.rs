@@ -371,11 +371,22 @@ pub struct ChildService {
 impl ChildService {
     /// Starts `binary` with `env` (plus LISTEN_ADDR on a free port) and waits until SERVING.
     pub async fn start(binary: &str, env: &[(&str, String)]) -> Self {
+        Self::spawn(binary, env, "warn", std::process::Stdio::inherit()).await
+    }
+
+    /// Like [`start`](Self::start), logging at `info` into a pipe: `child.stdout` holds the
+    /// log lines, for tests of what the service writes.
+    pub async fn start_logging(binary: &str, env: &[(&str, String)]) -> Self {
+        Self::spawn(binary, env, "info", std::process::Stdio::piped()).await
+    }
+
+    async fn spawn(binary: &str, env: &[(&str, String)], log: &str, stdout: std::process::Stdio) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let child = tokio::process::Command::new(binary)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("LISTEN_ADDR", addr.to_string())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log)
+            .stdout(stdout)
             .kill_on_drop(true)
             .spawn()
             .expect("start the service binary");

@@ -5,16 +5,26 @@ use std::time::Duration;
 use testkit::{Backend, ChildService, TestDb};
 use todo_grpc_proto::auth::v1 as pb;
 
+/// The environment of the auth-service binary on `db`: the test secret and `extra`.
+fn binary_env<'a>(db: &TestDb, extra: &[(&'a str, &str)]) -> Vec<(&'a str, String)> {
+    let mut env = vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("JWT_SECRET", testkit::TEST_SECRET.to_owned()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    env
+}
+
+/// The auth-service binary on `db` with the test secret and `extra` settings.
+async fn start_binary(db: &TestDb, extra: &[(&str, &str)]) -> ChildService {
+    ChildService::start(env!("CARGO_BIN_EXE_auth-service"), &binary_env(db, extra)).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_calls() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let env = [
-        ("DATABASE_URL", db.url.clone()),
-        ("JWT_SECRET", testkit::TEST_SECRET.to_owned()),
-        // One hash at a time, so the logins below are still running when SIGTERM comes.
-        ("MAX_CONCURRENT_HASHES", "1".to_owned()),
-    ];
-    let mut service = ChildService::start(env!("CARGO_BIN_EXE_auth-service"), &env).await;
+    // One hash at a time, so the logins below are still running when SIGTERM comes.
+    let mut service = start_binary(&db, &[("MAX_CONCURRENT_HASHES", "1")]).await;
     let mut client = testkit::auth_client(service.addr).await;
     testkit::register_and_login(&mut client, "patient", "patient's password").await;
     let logins: Vec<_> = (0..6)
@@ -67,14 +77,15 @@ fn threads_and_peak(pid: u32) -> (Vec<String>, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_flood_uses_a_fixed_set_of_hash_threads() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let env = [
-        ("DATABASE_URL", db.url.clone()),
-        ("JWT_SECRET", testkit::TEST_SECRET.to_owned()),
-        ("MAX_CONCURRENT_HASHES", "2".to_owned()),
-        ("MAX_HASH_QUEUE", "64".to_owned()),
-        ("HASH_QUEUE_TIMEOUT", "60s".to_owned()),
-    ];
-    let service = ChildService::start(env!("CARGO_BIN_EXE_auth-service"), &env).await;
+    let service = start_binary(
+        &db,
+        &[
+            ("MAX_CONCURRENT_HASHES", "2"),
+            ("MAX_HASH_QUEUE", "64"),
+            ("HASH_QUEUE_TIMEOUT", "60s"),
+        ],
+    )
+    .await;
     let pid = service.child.id().expect("running");
     let client = testkit::auth_client(service.addr).await;
     testkit::register_and_login(&mut client.clone(), "flood", "flood's password").await;
@@ -118,4 +129,42 @@ async fn login_flood_uses_a_fixed_set_of_hash_threads() {
         "peak resident {} MiB",
         peak_kib / 1024
     );
+}
+
+/// Log lines are written by a thread of their own: each call's line reaches stdout by the
+/// time the process has exited on SIGTERM, without colour codes (stdout is a pipe), and
+/// none carries a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_reach_stdout_without_colour_or_secrets() {
+    use tokio::io::AsyncReadExt as _;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut service =
+        ChildService::start_logging(env!("CARGO_BIN_EXE_auth-service"), &binary_env(&db, &[])).await;
+    let mut client = testkit::auth_client(service.addr).await;
+    let pair = testkit::register_and_login(&mut client, "logged", "logged's password").await;
+    service.signal("TERM");
+    let mut stdout = service.child.stdout.take().expect("piped stdout");
+    let mut logs = String::new();
+    tokio::time::timeout(Duration::from_secs(15), stdout.read_to_string(&mut logs))
+        .await
+        .expect("exits within the grace period")
+        .expect("read the logs");
+    for rpc in ["/auth.v1.AuthService/Register", "/auth.v1.AuthService/Login"] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("rpc finished") && l.contains(rpc)),
+            "no log line for {rpc}:\n{logs}"
+        );
+    }
+    assert!(
+        !logs.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal"
+    );
+    for secret in [
+        testkit::TEST_SECRET,
+        "logged's password",
+        pair.access_token.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "a secret in the logs");
+    }
 }
