@@ -29,6 +29,20 @@ struct Args {
     cors_allowed_origins: Vec<String>,
 }
 
+/// Where this process reaches a service it listens for: a wildcard address on loopback.
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        let ip = if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        SocketAddr::new(ip, addr.port())
+    } else {
+        addr
+    }
+}
+
 fn random_secret() -> String {
     let mut bytes = [0u8; 48];
     rand::fill(&mut bytes[..]);
@@ -59,13 +73,20 @@ async fn main() -> std::process::ExitCode {
     todo.jwt = auth.jwt.clone();
     todo.server.cors_allowed_origins = args.cors_allowed_origins.clone();
 
-    let (auth_app, todo_app) = match tokio::try_join!(
-        auth_service::startup::build(auth),
-        todo_service::startup::build(todo)
-    ) {
-        Ok(apps) => apps,
+    // The auth-service first: the todo-service follows its revocation feed, so a
+    // Logout or LogoutAll reaches it here too.
+    let auth_app = match auth_service::startup::build(auth).await {
+        Ok(app) => app,
         Err(e) => {
-            tracing::error!("cannot start: {e}");
+            tracing::error!("auth-service cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    todo.auth_service_url = Some(format!("http://{}", loopback(auth_app.local_addr())));
+    let todo_app = match todo_service::startup::build(todo).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("todo-service cannot start: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };

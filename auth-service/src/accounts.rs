@@ -69,7 +69,6 @@ impl Accounts {
             username: username.as_str().to_owned(),
             password_hash,
             create_time: now_micros(),
-            tokens_valid_after: 0,
         };
         self.store.create_user(&user, &username.key()).await?;
         tracing::info!(user_id = %user.id, "user registered");
@@ -108,28 +107,30 @@ impl Accounts {
         self.throttle.record_success(username).await?;
         let refresh = RefreshToken::generate();
         let now = now_micros();
+        let session_id = Uuid::new_v4();
         self.store
             .create_session(
                 user.id,
+                session_id,
                 &refresh.hash(),
                 now,
                 now.saturating_add(micros(self.refresh_ttl)),
             )
             .await?;
         tracing::info!(user_id = %user.id, "login");
-        self.session(user.id, &user.username, user.tokens_valid_after, refresh)
+        self.session(user.id, &user.username, session_id, refresh)
     }
 
     fn session(
         &self,
         user_id: Uuid,
         username: &str,
-        tokens_valid_after: i64,
+        session_id: Uuid,
         refresh: RefreshToken,
     ) -> Result<Session, AuthError> {
         let access = self
             .tokens
-            .issue_after(user_id, username, tokens_valid_after)
+            .issue(user_id, username, session_id)
             .map_err(|e| AuthError::Internal(format!("signing access token: {e}")))?;
         Ok(Session {
             access,
@@ -149,8 +150,8 @@ impl Accounts {
             Rotation::Rotated {
                 user_id,
                 username,
-                tokens_valid_after,
-            } => self.session(user_id, &username, tokens_valid_after, new),
+                session_id,
+            } => self.session(user_id, &username, session_id, new),
             Rotation::Reused => {
                 tracing::warn!("refresh token reused: session revoked");
                 Err(AuthError::InvalidRefreshToken)
@@ -168,23 +169,19 @@ impl Accounts {
         Ok(())
     }
 
-    /// Checks an access token, revocation included (this service has the database): a
-    /// token issued at or before the user's last LogoutAll or ChangePassword is refused.
+    /// Checks an access token, revocation included (this service has the database): the
+    /// token's session must still be open, so a token of an ended session is refused at once.
     pub async fn authenticate(&self, access_token: &str) -> Result<(AuthUser, UserRecord), AuthError> {
         let caller = self
             .tokens
             .verify(access_token)
             .map_err(|e| AuthError::Unauthenticated(e.to_string()))?;
-        let user = self
-            .store
-            .user_by_id(caller.user_id)
-            .await?
-            .ok_or_else(|| AuthError::Unauthenticated("user no longer exists".into()))?;
-        common::telemetry::record_user(&user.id);
-        if caller.issued_at <= user.tokens_valid_after {
-            return Err(AuthError::Unauthenticated("access token revoked".into()));
+        common::telemetry::record_user(&caller.user_id);
+        match self.store.session_user(caller.session_id).await? {
+            Some((user, true)) if user.id == caller.user_id => Ok((caller, user)),
+            // Ended, pruned, or its user deleted: the same answer.
+            _ => Err(AuthError::Unauthenticated("access token revoked".into())),
         }
-        Ok((caller, user))
     }
 
     pub async fn change_password(

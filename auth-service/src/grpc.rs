@@ -3,16 +3,17 @@
 
 use std::{net::IpAddr, sync::Arc};
 
-use common::{bearer, time, token::AccessTokens};
+use common::time;
 use todo_grpc_proto::auth::v1::{self as pb, auth_service_server::AuthService};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::{
     accounts::{Accounts, Session},
+    authn::{calling_service, signed_in},
     domain::{Password, Username, Violation},
     error::AuthError,
-    revocations::RevocationFeed,
+    revocation_feed::RevocationFeed,
     store::UserRecord,
 };
 
@@ -23,25 +24,18 @@ const COOKIE_ATTRIBUTES: &str = "HttpOnly; Secure; SameSite=Strict; Path=/auth.v
 /// Longest refresh or access token accepted in a request body.
 const MAX_TOKEN_FIELD: usize = common::token::MAX_TOKEN_BYTES;
 
+/// The handlers. Callers were authenticated before any of these runs (see `authn`).
 pub struct AuthGrpc {
     accounts: Accounts,
-    tokens: Arc<AccessTokens>,
     revocations: Arc<RevocationFeed>,
 }
 
 impl AuthGrpc {
-    pub fn new(accounts: Accounts, tokens: Arc<AccessTokens>, revocations: Arc<RevocationFeed>) -> Self {
+    pub fn new(accounts: Accounts, revocations: Arc<RevocationFeed>) -> Self {
         Self {
             accounts,
-            tokens,
             revocations,
         }
-    }
-
-    /// The signed-in caller, revocation checked.
-    async fn caller<T>(&self, request: &Request<T>) -> Result<UserRecord, Status> {
-        let token = bearer::bearer_token(request.metadata())?;
-        Ok(self.accounts.authenticate(token).await?.1)
     }
 }
 
@@ -202,15 +196,15 @@ impl AuthService for AuthGrpc {
     }
 
     async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::User>, Status> {
-        let user = self.caller(&request).await?;
-        Ok(Response::new(user_to_pb(&user)))
+        let (_, user) = signed_in(&request)?;
+        Ok(Response::new(user_to_pb(user)))
     }
 
     async fn change_password(
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<()>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = signed_in(&request)?.1.clone();
         let req = request.into_inner();
         let current =
             Password::parse_given("current_password", req.current_password).map_err(AuthError::from)?;
@@ -220,8 +214,8 @@ impl AuthService for AuthGrpc {
     }
 
     async fn logout_all(&self, request: Request<pb::LogoutAllRequest>) -> Result<Response<()>, Status> {
-        let caller = self.caller(&request).await?;
-        self.accounts.logout_all(&caller).await?;
+        let (_, caller) = signed_in(&request)?;
+        self.accounts.logout_all(caller).await?;
         Ok(Response::new(()))
     }
 
@@ -231,9 +225,7 @@ impl AuthService for AuthGrpc {
         &self,
         request: Request<pb::WatchRevocationsRequest>,
     ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
-        // Only our own services: a service token, never a user's.
-        let token = bearer::bearer_token(request.metadata())?;
-        let service = self.tokens.verify_service_token(token)?;
+        let service = calling_service(&request)?;
         tracing::info!(%service, "revocation feed subscribed");
         Ok(Response::new(self.revocations.subscribe().await?))
     }

@@ -3,22 +3,24 @@
 //! # Layout
 //! - [`config`]: flags and environment.
 //! - [`startup`]: builds the server ([`Application`]) from config.
+//! - [`authn`]: the one authentication path, run before any handler.
 //! - [`grpc`]: the handlers: convert, call, map errors.
 //! - [`accounts`]: the use cases (register, login, refresh, revoke).
 //! - [`domain`]: usernames, passwords, refresh tokens: only valid values.
 //! - [`password`]: argon2id on the blocking pool, bounded.
 //! - [`throttle`]: failed-login and registration limits, kept in the database.
-//! - [`revocations`]: the feed that tells todo-services which tokens are revoked.
+//! - [`revocation_feed`]: publishes ended sessions to the todo-services, in commit order.
 //! - [`store`]: every SQL statement.
 //! - [`error`]: the error enum and its mapping to gRPC status codes.
 
 pub mod accounts;
+pub mod authn;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod password;
-pub mod revocations;
+pub mod revocation_feed;
 pub mod startup;
 pub mod store;
 pub mod throttle;

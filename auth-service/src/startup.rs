@@ -5,10 +5,11 @@ use todo_grpc_proto::auth::v1::auth_service_server::AuthServiceServer;
 
 use crate::{
     accounts::Accounts,
+    authn::AuthServiceAuth,
     config::Config,
     grpc::AuthGrpc,
     password::{HashParams, Hasher},
-    revocations::RevocationFeed,
+    revocation_feed::RevocationFeed,
     store::Store,
     throttle::Throttle,
 };
@@ -50,8 +51,11 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     let horizon = config.access_token_ttl + std::time::Duration::from_secs(common::token::LEEWAY_SECS + 5);
     let (drain, draining) = tokio::sync::watch::channel(false);
     let (feed, feed_task) = RevocationFeed::start(store, horizon, draining);
-    let service = AuthServiceServer::new(AuthGrpc::new(accounts, tokens, feed))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let service = common::bearer::Authenticated::new(
+        AuthServiceServer::new(AuthGrpc::new(accounts.clone(), feed))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        AuthServiceAuth::new(accounts, tokens),
+    );
 
     let (routes, reporter) = server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
     let app = Application::bind(

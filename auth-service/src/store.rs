@@ -13,8 +13,17 @@ pub struct UserRecord {
     pub username: String,
     pub password_hash: String,
     pub create_time: i64,
-    /// Access tokens issued at or before this instant (seconds) are revoked.
-    pub tokens_valid_after: i64,
+}
+
+/// An ended session, as the revocation feed carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedSession {
+    /// Position in the revocation log, in commit order.
+    pub seq: i64,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    /// Microseconds since the epoch.
+    pub revoke_time: i64,
 }
 
 /// What presenting a refresh token did.
@@ -24,7 +33,7 @@ pub enum Rotation {
     Rotated {
         user_id: Uuid,
         username: String,
-        tokens_valid_after: i64,
+        session_id: Uuid,
     },
     /// The token had already been rotated: the whole session is now revoked.
     Reused,
@@ -37,18 +46,22 @@ pub struct Store {
     pool: AnyPool,
 }
 
+/// A stored id column as a `Uuid`; a malformed one is the database's fault, not the caller's.
+fn uuid_column(row: &AnyRow, column: &str) -> Result<Uuid, AuthError> {
+    let text: String = row.try_get(column)?;
+    Uuid::parse_str(&text).map_err(|e| AuthError::Internal(format!("stored {column}: {e}")))
+}
+
 fn user_from_row(row: &AnyRow) -> Result<UserRecord, AuthError> {
-    let id: String = row.try_get("id")?;
     Ok(UserRecord {
-        id: Uuid::parse_str(&id).map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
+        id: uuid_column(row, "id")?,
         username: row.try_get("username")?,
         password_hash: row.try_get("password_hash")?,
         create_time: row.try_get("create_time")?,
-        tokens_valid_after: row.try_get("tokens_valid_after")?,
     })
 }
 
-const USER_COLUMNS: &str = "id, username, password_hash, create_time, tokens_valid_after";
+const USER_COLUMNS: &str = "id, username, password_hash, create_time";
 
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
@@ -102,15 +115,33 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// The user and whether the session is still open, for a signed-in call: `None` when
+    /// the session (or its user) does not exist.
+    pub async fn session_user(&self, session_id: Uuid) -> Result<Option<(UserRecord, bool)>, AuthError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.password_hash, u.create_time, s.revoke_time \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+        )
+        .bind(session_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let revoked: Option<i64> = row.try_get("revoke_time")?;
+            Ok((user_from_row(&row)?, revoked.is_none()))
+        })
+        .transpose()
+    }
+
     /// Starts a session (a refresh-token family) with its first refresh token.
     pub async fn create_session(
         &self,
         user_id: Uuid,
+        session_id: Uuid,
         token_hash: &str,
         now: i64,
         expire_time: i64,
     ) -> Result<(), AuthError> {
-        let session_id = Uuid::new_v4().to_string();
+        let session_id = session_id.to_string();
         let mut tx = common::db::begin_write(&self.pool).await?;
         sqlx::query("INSERT INTO sessions (id, user_id, create_time) VALUES ($1, $2, $3)")
             .bind(&session_id)
@@ -165,66 +196,68 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let user = sqlx::query(
-                "SELECT u.id, u.username, u.tokens_valid_after FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.id = $1",
+                "SELECT u.id, u.username FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
             )
             .bind(&session_id)
             .fetch_one(&mut *tx)
             .await?;
             tx.commit().await?;
-            let id: String = user.try_get("id")?;
             return Ok(Rotation::Rotated {
-                user_id: Uuid::parse_str(&id)
-                    .map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?,
+                user_id: uuid_column(&user, "id")?,
                 username: user.try_get("username")?,
-                tokens_valid_after: user.try_get("tokens_valid_after")?,
+                session_id: Uuid::parse_str(&session_id)
+                    .map_err(|e| AuthError::Internal(format!("stored session id: {e}")))?,
             });
         }
         tx.rollback().await?;
 
         // Not claimable: tell reuse (an already-rotated token) from the rest.
-        let revoked = sqlx::query(
-            "UPDATE sessions SET revoke_time = $1, revoke_reason = 'refresh token reused' \
-             WHERE revoke_time IS NULL AND id IN \
-               (SELECT session_id FROM refresh_tokens WHERE token_hash = $2 AND use_time IS NOT NULL)",
-        )
-        .bind(now)
-        .bind(old_hash)
-        .execute(&self.pool)
-        .await?;
-        if revoked.rows_affected() > 0 {
+        let reused = self
+            .end_sessions(
+                "WHERE revoke_time IS NULL AND id IN \
+                   (SELECT session_id FROM refresh_tokens WHERE token_hash = $3 AND use_time IS NOT NULL)",
+                old_hash,
+                now,
+                "refresh token reused",
+            )
+            .await?;
+        if reused > 0 {
             return Ok(Rotation::Reused);
         }
         Ok(Rotation::Invalid)
     }
 
-    /// Revokes the session a refresh token belongs to. Unknown tokens are ignored.
+    /// Ends the session a refresh token belongs to, and its access tokens. Unknown tokens
+    /// are ignored.
     pub async fn revoke_session_of(&self, token_hash: &str, now: i64) -> Result<(), AuthError> {
-        sqlx::query(
-            "UPDATE sessions SET revoke_time = $1, revoke_reason = 'logout' \
-             WHERE revoke_time IS NULL AND id IN (SELECT session_id FROM refresh_tokens WHERE token_hash = $2)",
+        self.end_sessions(
+            "WHERE revoke_time IS NULL AND id IN (SELECT session_id FROM refresh_tokens WHERE token_hash = $3)",
+            token_hash,
+            now,
+            "logout",
         )
-        .bind(now)
-        .bind(token_hash)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Revokes every open session of the user and every access token issued until now.
+    /// Ends every open session of the user, and so every access token issued until now.
     pub async fn revoke_all_sessions(&self, user_id: Uuid, now: i64, reason: &str) -> Result<u64, AuthError> {
-        let mut tx = common::db::begin_write(&self.pool).await?;
-        let done = sqlx::query(
-            "UPDATE sessions SET revoke_time = $1, revoke_reason = $2 WHERE user_id = $3 AND revoke_time IS NULL",
+        self.end_sessions(
+            "WHERE revoke_time IS NULL AND user_id = $3",
+            &user_id.to_string(),
+            now,
+            reason,
         )
-        .bind(now)
-        .bind(reason)
-        .bind(user_id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        revoke_access_tokens(&mut tx, user_id, now).await?;
+        .await
+    }
+
+    /// Ends the open sessions `filter` selects (`$3` is `arg`) and logs each for the
+    /// revocation feed, in one transaction: a session is ended exactly when the feed says so.
+    async fn end_sessions(&self, filter: &str, arg: &str, now: i64, reason: &str) -> Result<u64, AuthError> {
+        let mut tx = common::db::begin_write(&self.pool).await?;
+        let ended = end_sessions_in(&mut tx, filter, arg, now, reason).await?;
         tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(ended)
     }
 
     /// Replaces the password hash and revokes every session, atomically.
@@ -241,34 +274,49 @@ impl Store {
             .bind(user_id.to_string())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE sessions SET revoke_time = $1, revoke_reason = 'password changed' \
-             WHERE user_id = $2 AND revoke_time IS NULL",
+        end_sessions_in(
+            &mut tx,
+            "WHERE revoke_time IS NULL AND user_id = $3",
+            &user_id.to_string(),
+            now,
+            "password changed",
         )
-        .bind(now)
-        .bind(user_id.to_string())
-        .execute(&mut *tx)
         .await?;
-        revoke_access_tokens(&mut tx, user_id, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Revocations newer than `since` (seconds): users whose tokens issued at or before
-    /// `tokens_valid_after` are refused.
-    pub async fn revocations_since(&self, since: i64) -> Result<Vec<(Uuid, i64)>, AuthError> {
-        let rows = sqlx::query("SELECT id, tokens_valid_after FROM users WHERE tokens_valid_after > $1")
-            .bind(since)
-            .fetch_all(&self.pool)
+    /// The newest position in the revocation log (0 when it is empty).
+    pub async fn last_revocation_seq(&self) -> Result<i64, AuthError> {
+        let row = sqlx::query("SELECT last_seq FROM revocation_counter WHERE id = 1")
+            .fetch_one(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let id: String = row.try_get("id")?;
-                let id =
-                    Uuid::parse_str(&id).map_err(|e| AuthError::Internal(format!("stored user id: {e}")))?;
-                Ok((id, row.try_get("tokens_valid_after")?))
-            })
-            .collect()
+        Ok(row.try_get("last_seq")?)
+    }
+
+    /// Up to `limit` revocations after position `seq`, in order. Positions become visible
+    /// in commit order (see the migration), so reading on from the last one seen misses
+    /// nothing, however late a transaction commits.
+    pub async fn revocations_after(&self, seq: i64, limit: i64) -> Result<Vec<RevokedSession>, AuthError> {
+        let rows = sqlx::query(
+            "SELECT seq, user_id, session_id, revoke_time FROM revocation_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(revoked_from_row).collect()
+    }
+
+    /// Every revocation made at or after `since` (micros), in order: the feed's snapshot.
+    pub async fn revocations_since(&self, since: i64) -> Result<Vec<RevokedSession>, AuthError> {
+        let rows = sqlx::query(
+            "SELECT seq, user_id, session_id, revoke_time FROM revocation_log WHERE revoke_time >= $1 ORDER BY seq",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(revoked_from_row).collect()
     }
 
     /// The latest `locked_until` (micros) among `keys` that is still in the future.
@@ -375,22 +423,55 @@ impl Store {
     }
 }
 
-/// Access tokens of the user issued at or before now are revoked (seconds, the unit of `iat`).
-async fn revoke_access_tokens(
+fn revoked_from_row(row: &AnyRow) -> Result<RevokedSession, AuthError> {
+    Ok(RevokedSession {
+        seq: row.try_get("seq")?,
+        user_id: uuid_column(row, "user_id")?,
+        session_id: uuid_column(row, "session_id")?,
+        revoke_time: row.try_get("revoke_time")?,
+    })
+}
+
+/// Ends the open sessions `filter` selects (`$3` is `arg`) inside `tx`, and appends each to
+/// the revocation log. The positions come from the counter row, whose lock is held until
+/// `tx` commits: concurrent revocations take positions in the order they commit.
+async fn end_sessions_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    user_id: Uuid,
-    now_micros: i64,
-) -> Result<(), AuthError> {
-    // Tokens issued since the last revocation may carry an `iat` up to one second past
-    // it (see `AccessTokens::issue_after`), so the new mark must be past that too.
-    sqlx::query(
-        "UPDATE users SET tokens_valid_after = \
-           CASE WHEN tokens_valid_after + 1 > $1 THEN tokens_valid_after + 1 ELSE $1 END \
-         WHERE id = $2",
-    )
-    .bind(now_micros.div_euclid(1_000_000))
-    .bind(user_id.to_string())
-    .execute(&mut **tx)
+    filter: &str,
+    arg: &str,
+    now: i64,
+    reason: &str,
+) -> Result<u64, AuthError> {
+    let ended = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE sessions SET revoke_time = $1, revoke_reason = $2 {filter} RETURNING id, user_id"
+    )))
+    .bind(now)
+    .bind(reason)
+    .bind(arg)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(())
+    if ended.is_empty() {
+        return Ok(0);
+    }
+    let count = i64::try_from(ended.len()).unwrap_or(i64::MAX);
+    let last: i64 =
+        sqlx::query("UPDATE revocation_counter SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq")
+            .bind(count)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("last_seq")?;
+    for (seq, row) in (last - count + 1..).zip(&ended) {
+        let session_id: String = row.try_get("id")?;
+        let user_id: String = row.try_get("user_id")?;
+        sqlx::query(
+            "INSERT INTO revocation_log (seq, user_id, session_id, revoke_time) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(seq)
+        .bind(user_id)
+        .bind(session_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(ended.len() as u64)
 }

@@ -55,7 +55,7 @@ fn hmac_sha256(key: &[u8], bytes: &[u8]) -> [u8; 32] {
 fn benches(c: &mut Criterion) {
     let tokens = tokens();
     let user = Uuid::new_v4();
-    let good = tokens.issue(user, "alice").expect("sign").token;
+    let good = tokens.issue(user, "alice", user).expect("sign").token;
     let bad = with_bad_signature(&good);
     assert!(tokens.verify(&good).is_ok());
     assert!(tokens.verify(&bad).is_err());
@@ -63,7 +63,7 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("token");
     group.bench_function("sign", |b| {
-        b.iter(|| tokens.issue(black_box(user), black_box("alice")))
+        b.iter(|| tokens.issue(black_box(user), black_box("alice"), black_box(user)))
     });
     // A fresh AccessTokens (empty cache) per call, made outside the timed part.
     group.bench_function("verify", |b| {

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`token`]: access-token claims, signing and verification (HS256 pinned, `kid`, key rotation).
-//! - [`bearer`]: the `authorization: Bearer` metadata and the authenticated user it yields.
+//! - [`bearer`]: the `authorization: Bearer` header, and the one authentication layer both services run.
 //! - [`config`]: flags and environment names both services use, secrets, durations.
 //! - [`db`]: sqlx pool set-up for SQLite and PostgreSQL, and how database errors become statuses.
 //! - [`observe`]: per-call span, log line, metrics and request id.

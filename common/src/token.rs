@@ -1,7 +1,7 @@
 //! Access tokens: the one place that decides what a valid token is.
 //!
-//! HS256 JWTs with claims `sub`, `username`, `iss`, `aud`, `iat`, `exp`, `jti` and a `kid`
-//! header derived from the secret. Verification pins the algorithm to HS256, requires
+//! HS256 JWTs with claims `sub`, `username`, `iss`, `aud`, `iat`, `exp`, `jti`, `sid` (the
+//! session, by which a token is revoked) and a `kid` header derived from the secret. Verification pins the algorithm to HS256, requires
 //! `exp`, checks `iss` and `aud`, and allows [`LEEWAY_SECS`] of clock skew. Tokens are
 //! signed with the current secret only; previous secrets still verify, for key rotation.
 
@@ -87,6 +87,10 @@ pub struct Claims {
     pub iat: u64,
     pub exp: u64,
     pub jti: String,
+    /// The session the token belongs to. Required in user tokens (revocation is by
+    /// session); service tokens have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Who a verified token says the caller is.
@@ -98,6 +102,8 @@ pub struct AuthUser {
     pub issued_at: i64,
     /// Seconds since the epoch.
     pub expires_at: i64,
+    /// The session (claim `sid`): ending it refuses this token.
+    pub session_id: Uuid,
 }
 
 /// A freshly signed access token.
@@ -205,23 +211,23 @@ impl AccessTokens {
         &self.current.kid
     }
 
-    /// Signs a token for the user, valid for the configured lifetime from now.
-    pub fn issue(&self, user_id: Uuid, username: &str) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
-        self.issue_after(user_id, username, 0)
-    }
-
-    /// Like [`issue`](Self::issue), with `iat` later than `not_before` (seconds) even
-    /// when the clock has not passed it yet: revocation refuses tokens issued at or before
-    /// a user's `not_before`, and a token issued just after must not be caught by it.
-    pub fn issue_after(
+    /// Signs a token for the user's session, valid for the configured lifetime from now.
+    /// `iat` is the clock's time, never ahead of it: revocation is by session, not by time.
+    pub fn issue(
         &self,
         user_id: Uuid,
         username: &str,
-        not_before: i64,
+        session_id: Uuid,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
-        let now = crate::time::now_secs().max(not_before.saturating_add(1));
         let ttl = self.settings.access_ttl;
-        let token = self.sign(&user_id.to_string(), username, &self.settings.audience, now, ttl)?;
+        let token = self.sign(
+            &user_id.to_string(),
+            username,
+            &self.settings.audience,
+            crate::time::now_secs(),
+            ttl,
+            Some(session_id.to_string()),
+        )?;
         Ok(IssuedToken {
             token,
             expires_in: ttl,
@@ -235,6 +241,7 @@ impl AccessTokens {
         audience: &str,
         iat: i64,
         ttl: Duration,
+        sid: Option<String>,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let iat = u64::try_from(iat).unwrap_or_default();
         let claims = Claims {
@@ -245,6 +252,7 @@ impl AccessTokens {
             iat,
             exp: iat.saturating_add(ttl.as_secs()),
             jti: Uuid::new_v4().to_string(),
+            sid,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.current.kid.clone());
@@ -261,13 +269,14 @@ impl AccessTokens {
             &audience,
             crate::time::now_secs(),
             SERVICE_TOKEN_TTL,
+            None,
         )
     }
 
     /// Checks a service token; answers the calling service's name.
     pub fn verify_service_token(&self, token: &str) -> Result<String, TokenError> {
         self.check(token, &self.service_validation)
-            .map(|user| user.username)
+            .map(|claims| claims.username)
     }
 
     /// Checks signature, algorithm, expiry, issuer and audience. A token that passed
@@ -280,12 +289,12 @@ impl AccessTokens {
             }
             self.verified.remove(token);
         }
-        let user = self.check(token, &self.validation)?;
+        let user = claims_to_user(self.check(token, &self.validation)?)?;
         self.verified.insert(token.to_owned(), user.clone());
         Ok(user)
     }
 
-    fn check(&self, token: &str, validation: &Validation) -> Result<AuthUser, TokenError> {
+    fn check(&self, token: &str, validation: &Validation) -> Result<Claims, TokenError> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed);
         }
@@ -303,7 +312,7 @@ impl AccessTokens {
         };
         for key in candidates {
             match jsonwebtoken::decode::<Claims>(token, &key.decoding, validation) {
-                Ok(data) => return claims_to_user(data.claims),
+                Ok(data) => return Ok(data.claims),
                 // Only a bad signature can mean "signed with another of our keys".
                 Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
                 Err(e) => return Err(map_error(e.kind())),
@@ -333,9 +342,17 @@ fn map_error(kind: &ErrorKind) -> TokenError {
     }
 }
 
+/// A user token's claims as the caller. A token without a session (issued before
+/// sessions were in tokens, or a service token) is not a user's token.
 fn claims_to_user(claims: Claims) -> Result<AuthUser, TokenError> {
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Invalid)?;
+    let session_id = claims
+        .sid
+        .as_deref()
+        .and_then(|sid| Uuid::parse_str(sid).ok())
+        .ok_or(TokenError::Invalid)?;
     Ok(AuthUser {
+        session_id,
         user_id,
         username: claims.username,
         issued_at: i64::try_from(claims.iat).map_err(|_| TokenError::Invalid)?,
@@ -380,21 +397,24 @@ mod tests {
         let now = crate::time::now_secs();
         serde_json::json!({
             "sub": Uuid::new_v4().to_string(), "username": "alice", "iss": "iss", "aud": "aud",
-            "iat": now, "exp": now + exp_offset, "jti": "j"
+            "iat": now, "exp": now + exp_offset, "jti": "j", "sid": Uuid::new_v4().to_string()
         })
     }
 
     #[test]
     fn round_trip_and_kid() {
         let tokens = AccessTokens::new(&secret(1), &[], settings());
-        let id = Uuid::new_v4();
-        let issued = tokens.issue(id, "alice").unwrap();
+        let (id, sid) = (Uuid::new_v4(), Uuid::new_v4());
+        let issued = tokens.issue(id, "alice", sid).unwrap();
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(secret(1).key_id().as_str()));
         let user = tokens.verify(&issued.token).unwrap();
         assert_eq!(user.user_id, id);
         assert_eq!(user.username, "alice");
         assert_eq!(user.expires_at - user.issued_at, 900);
+        assert_eq!(user.session_id, sid);
+        // Never ahead of the clock.
+        assert!(user.issued_at <= crate::time::now_secs());
     }
 
     #[test]
@@ -403,18 +423,30 @@ mod tests {
         let service = tokens.issue_service_token("todo-service").unwrap();
         assert_eq!(tokens.verify_service_token(&service).unwrap(), "todo-service");
         assert_eq!(tokens.verify(&service), Err(TokenError::Invalid));
-        let user = tokens.issue(Uuid::new_v4(), "alice").unwrap().token;
+        let user = tokens
+            .issue(Uuid::new_v4(), "alice", Uuid::new_v4())
+            .unwrap()
+            .token;
         assert_eq!(tokens.verify_service_token(&user), Err(TokenError::Invalid));
         let other = AccessTokens::new(&secret(2), &[], settings());
         assert!(other.verify_service_token(&service).is_err());
     }
 
     #[test]
-    fn issue_after_moves_iat_past_not_before() {
+    fn a_user_token_needs_a_session() {
         let tokens = AccessTokens::new(&secret(1), &[], settings());
-        let future = crate::time::now_secs() + 100;
-        let token = tokens.issue_after(Uuid::new_v4(), "a", future).unwrap().token;
-        assert_eq!(tokens.verify(&token).unwrap().issued_at, future + 1);
+        let header = serde_json::json!({"alg": "HS256"});
+        for sid in [None, Some("not-a-uuid")] {
+            let mut claims = good_claims(60);
+            match sid {
+                None => {
+                    claims.as_object_mut().unwrap().remove("sid");
+                }
+                Some(v) => claims["sid"] = serde_json::json!(v),
+            }
+            let t = forge(header.clone(), claims, &[1; 32]);
+            assert_eq!(tokens.verify(&t), Err(TokenError::Invalid), "sid {sid:?}");
+        }
     }
 
     #[test]
@@ -434,7 +466,7 @@ mod tests {
     #[test]
     fn wrong_key_refused_previous_key_accepted() {
         let old = AccessTokens::new(&secret(2), &[], settings());
-        let token = old.issue(Uuid::new_v4(), "bob").unwrap().token;
+        let token = old.issue(Uuid::new_v4(), "bob", Uuid::new_v4()).unwrap().token;
         let fresh = AccessTokens::new(&secret(1), &[], settings());
         assert_eq!(fresh.verify(&token), Err(TokenError::Invalid));
         let rotating = AccessTokens::new(&secret(1), &[secret(2)], settings());
@@ -505,7 +537,10 @@ mod tests {
     #[test]
     fn the_cache_vouches_only_for_the_exact_token() {
         let tokens = AccessTokens::new(&secret(1), &[], settings());
-        let token = tokens.issue(Uuid::new_v4(), "alice").unwrap().token;
+        let token = tokens
+            .issue(Uuid::new_v4(), "alice", Uuid::new_v4())
+            .unwrap()
+            .token;
         let first = tokens.verify(&token).unwrap();
         assert_eq!(tokens.verify(&token).unwrap(), first);
         // The same claims with another signature, and the same token with one more byte.

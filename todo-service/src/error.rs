@@ -13,6 +13,13 @@ pub enum TodoError {
     /// `NOT_FOUND`: absent, or another user's.
     #[error("todo not found")]
     NotFound,
+    /// `UNAUTHENTICATED`: bearer token missing, refused, or of an ended session.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// `UNAVAILABLE`: the revocation feed is not current and the auth-service cannot be
+    /// asked, so whether the token was revoked is unknown; never assumed valid.
+    #[error("cannot check token revocation; retry")]
+    RevocationUnknown,
     /// `UNAVAILABLE` when the database cannot be reached, `INTERNAL` otherwise.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -32,6 +39,8 @@ impl From<TodoError> for Status {
         match e {
             TodoError::InvalidArgument(v) => v.into(),
             TodoError::NotFound => Status::not_found(e.to_string()),
+            TodoError::Unauthenticated(msg) => Status::unauthenticated(msg),
+            TodoError::RevocationUnknown => Status::unavailable(e.to_string()),
             TodoError::Database(db) => common::db::status(db),
             TodoError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

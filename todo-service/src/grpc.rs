@@ -1,42 +1,33 @@
 //! `todo.v1.TodoService` handlers: take the caller from the request extensions (put
-//! there by the interceptor), parse the request into domain values, call the store,
+//! there by the authentication layer, `authn`), parse the request into domain values, call the store,
 //! convert the answer.
 
-use std::sync::Arc;
-
-use common::{bearer, time};
+use common::time;
 use todo_grpc_proto::todo::v1::{self as pb, todo_service_server::TodoService};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
+    authn,
     domain::{self, Changes, Cursor, Description, PageTokens, Title, UpdateFields, Violation},
     error::TodoError,
-    revocation::Revocations,
     store::{Store, TodoRecord},
 };
 
+/// The handlers; every call was authenticated before it reaches them.
 pub struct TodoGrpc {
     store: Store,
     page_tokens: PageTokens,
-    revocations: Arc<Revocations>,
 }
 
 impl TodoGrpc {
-    pub fn new(store: Store, page_tokens: PageTokens, revocations: Arc<Revocations>) -> Self {
-        Self {
-            store,
-            page_tokens,
-            revocations,
-        }
+    pub fn new(store: Store, page_tokens: PageTokens) -> Self {
+        Self { store, page_tokens }
     }
 
-    /// The caller the interceptor authenticated, once revocation is checked.
-    async fn caller<T>(&self, request: &Request<T>) -> Result<Uuid, Status> {
-        let user = bearer::caller(request)?;
-        let token = bearer::bearer_token(request.metadata())?;
-        self.revocations.check(user, token).await?;
-        Ok(user.user_id)
+    /// The caller the authentication layer verified (signature, expiry, revocation).
+    fn caller<T>(&self, request: &Request<T>) -> Result<Uuid, TodoError> {
+        Ok(authn::caller(request)?.user_id)
     }
 }
 
@@ -61,7 +52,7 @@ impl TodoService for TodoGrpc {
         &self,
         request: Request<pb::CreateTodoRequest>,
     ) -> Result<Response<pb::Todo>, Status> {
-        let user = self.caller(&request).await?;
+        let user = self.caller(&request)?;
         let req = request.into_inner();
         let title = Title::parse("title", &req.title).map_err(invalid)?;
         let description = Description::parse("description", &req.description).map_err(invalid)?;
@@ -73,7 +64,7 @@ impl TodoService for TodoGrpc {
     }
 
     async fn get_todo(&self, request: Request<pb::GetTodoRequest>) -> Result<Response<pb::Todo>, Status> {
-        let user = self.caller(&request).await?;
+        let user = self.caller(&request)?;
         let id = domain::parse_id("id", &request.get_ref().id).map_err(invalid)?;
         let todo = self.store.get(user, id).await?.ok_or(TodoError::NotFound)?;
         Ok(Response::new(todo_to_pb(todo)))
@@ -83,7 +74,7 @@ impl TodoService for TodoGrpc {
         &self,
         request: Request<pb::ListTodosRequest>,
     ) -> Result<Response<pb::ListTodosResponse>, Status> {
-        let user = self.caller(&request).await?;
+        let user = self.caller(&request)?;
         let req = request.into_inner();
         let size = domain::page_size(req.page_size).map_err(invalid)?;
         let after = self
@@ -119,7 +110,7 @@ impl TodoService for TodoGrpc {
         &self,
         request: Request<pb::UpdateTodoRequest>,
     ) -> Result<Response<pb::Todo>, Status> {
-        let user = self.caller(&request).await?;
+        let user = self.caller(&request)?;
         let req = request.into_inner();
         let todo = req
             .todo
@@ -143,7 +134,7 @@ impl TodoService for TodoGrpc {
     }
 
     async fn delete_todo(&self, request: Request<pb::DeleteTodoRequest>) -> Result<Response<()>, Status> {
-        let user = self.caller(&request).await?;
+        let user = self.caller(&request)?;
         let id = domain::parse_id("id", &request.get_ref().id).map_err(invalid)?;
         if !self.store.delete(user, id).await? {
             return Err(TodoError::NotFound.into());

@@ -3,19 +3,19 @@
 //! # Layout
 //! - [`config`]: flags and environment.
 //! - [`startup`]: builds the server ([`Application`]) from config.
-//! - [`interceptor`]: verifies the bearer JWT on every call.
-//! - [`revocation`]: follows the auth-service's revocation feed (with a fallback).
+//! - [`authn`]: the one authentication path (JWT, expiry, revocation), before any handler.
+//! - [`revocation_follower`]: follows the auth-service's revocation feed (with a fallback).
 //! - [`grpc`]: the handlers: convert, call, map errors.
 //! - [`domain`]: titles, descriptions, update masks, page tokens: only valid values.
 //! - [`store`]: every SQL statement, each scoped to the caller.
 //! - [`error`]: the error enum and its mapping to gRPC status codes.
 
+pub mod authn;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod grpc;
-pub mod interceptor;
-pub mod revocation;
+pub mod revocation_follower;
 pub mod startup;
 pub mod store;
 

@@ -1,13 +1,11 @@
 //! Builds the todo-service from its configuration: database, token verifier, routes.
 
-use common::server::{self, Application, StartupError};
-use todo_grpc_proto::todo::v1::todo_service_server::TodoServiceServer;
-use tonic::service::interceptor::InterceptedService;
-
 use crate::{
-    config::Config, domain::PageTokens, grpc::TodoGrpc, interceptor::Authenticate, revocation::Revocations,
+    authn::TodoAuth, config::Config, domain::PageTokens, grpc::TodoGrpc, revocation_follower::Revocations,
     store::Store,
 };
+use common::server::{self, Application, StartupError};
+use todo_grpc_proto::todo::v1::todo_service_server::TodoServiceServer;
 
 /// Fully qualified name of the service, for health and reflection.
 pub const SERVICE_NAME: &str = "todo.v1.TodoService";
@@ -32,10 +30,10 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     if feed_task.is_none() {
         tracing::warn!("AUTH_SERVICE_URL is not set: revoked tokens stay valid here until they expire");
     }
-    let service = InterceptedService::new(
-        TodoServiceServer::new(TodoGrpc::new(Store::new(pool.clone()), page_tokens, revocations))
+    let service = common::bearer::Authenticated::new(
+        TodoServiceServer::new(TodoGrpc::new(Store::new(pool.clone()), page_tokens))
             .max_decoding_message_size(MAX_MESSAGE_BYTES),
-        Authenticate::new(tokens),
+        TodoAuth::new(tokens, revocations),
     );
 
     let (routes, reporter) = server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;

@@ -4,6 +4,7 @@
 
 mod browser;
 mod faults;
+mod feed;
 mod hardening;
 mod helpers;
 mod observability;

@@ -1,21 +1,20 @@
 //! The floor server of the load suite: `todo.v1.TodoService` answered from memory.
 //!
 //! `--mode bare`: plain tonic, nothing else (the floor on this machine).
-//! `--mode auth`: the same behind the todo-service's real JWT interceptor.
-//! `--mode shell`: behind the interceptor and inside the services' real server shell
+//! `--mode auth`: the same behind the todo-service's real authentication layer (JWT;
+//! no revocation feed, as with no AUTH_SERVICE_URL).
+//! `--mode shell`: behind that layer and inside the services' real server shell
 //! (`common::server::serve`: CORS, the per-call log line and metrics, gRPC-Web, load
 //! shedding; health, reflection), logging as the services do.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use clap::{Parser, ValueEnum};
+use common::bearer::Authenticated;
 use common::token::{AccessTokens, JwtSecret, TokenSettings};
 use todo_grpc_proto::todo::v1::todo_service_server::TodoServiceServer;
-use todo_service::interceptor::Authenticate;
-use tonic::{
-    service::interceptor::InterceptedService,
-    transport::{Server, server::TcpIncoming},
-};
+use todo_service::{authn::TodoAuth, revocation_follower::Revocations};
+use tonic::transport::{Server, server::TcpIncoming};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Mode {
@@ -31,7 +30,7 @@ struct Args {
     listen_addr: SocketAddr,
     #[arg(long, value_enum, default_value = "bare")]
     mode: Mode,
-    /// Secret of the interceptor (modes auth and shell).
+    /// Secret of the authentication layer (modes auth and shell).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, default_value = bench::SECRET)]
     jwt_secret: String,
 }
@@ -52,6 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.listen_addr).await?;
     eprintln!("echo ({:?}) on {}", args.mode, listener.local_addr()?);
     let echo = TodoServiceServer::new(bench::echo::Echo);
+    let auth = TodoAuth::new(tokens, Revocations::new(None)?);
     match args.mode {
         Mode::Bare => {
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Mode::Auth => {
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
             Server::builder()
-                .add_service(InterceptedService::new(echo, Authenticate::new(tokens)))
+                .add_service(Authenticated::new(echo, auth))
                 .serve_with_incoming_shutdown(incoming, common::server::shutdown_signal())
                 .await?;
         }
@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 todo_service::SERVICE_NAME,
                 todo_grpc_proto::FILE_DESCRIPTOR_SET,
             )?;
-            let routes = routes.add_service(InterceptedService::new(echo, Authenticate::new(tokens)));
+            let routes = routes.add_service(Authenticated::new(echo, auth));
             common::server::serve(
                 listener,
                 routes,

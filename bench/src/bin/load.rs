@@ -602,7 +602,11 @@ impl Suite {
     }
 
     fn token(&self, user: Uuid) -> Res<String> {
-        Ok(self.tokens.issue(user, "benchuser").map_err(err("sign"))?.token)
+        Ok(self
+            .tokens
+            .issue(user, "benchuser", user)
+            .map_err(err("sign"))?
+            .token)
     }
 
     fn env(&self, addr: SocketAddr, db: &str, extra: &[String]) -> Vec<(String, String)> {

@@ -23,7 +23,10 @@ fn token() -> String {
             access_ttl: Duration::from_secs(600),
         },
     );
-    tokens.issue(uuid::Uuid::new_v4(), "writer").unwrap().token
+    tokens
+        .issue(uuid::Uuid::new_v4(), "writer", uuid::Uuid::new_v4())
+        .unwrap()
+        .token
 }
 
 async fn acknowledged_writes_survive_sigkill(backend: Backend) {

@@ -11,6 +11,7 @@ pub use testkit::assert_status;
 pub struct TestPair {
     pub auth: AuthServiceClient<Channel>,
     pub todo: TodoServiceClient<Channel>,
+    pub auth_addr: std::net::SocketAddr,
     pub todo_server: Running,
     _auth_server: Running,
     _dbs: (TestDb, TestDb),
@@ -32,6 +33,7 @@ pub async fn spawn_pair(backend: Backend) -> TestPair {
     TestPair {
         auth: testkit::auth_client(auth_server.addr).await,
         todo: TodoServiceClient::new(testkit::channel(todo_server.addr).await),
+        auth_addr: auth_server.addr,
         todo_server,
         _auth_server: auth_server,
         _dbs: (auth_db, todo_db),

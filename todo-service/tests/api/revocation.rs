@@ -11,7 +11,9 @@ use crate::helpers::{spawn_pair, spawn_todo, todo_config};
 
 both_backends!(
     revocation_reaches_the_todo_service,
-    keys_rotate_without_mass_logout
+    keys_rotate_without_mass_logout,
+    one_users_churn_does_not_hide_anothers_revocation,
+    logout_ends_that_sessions_access_tokens_only
 );
 
 /// Polls until the token is refused, answering how long it took (panics after 5 s).
@@ -73,8 +75,9 @@ async fn revocation_reaches_the_todo_service(backend: Backend) {
     let took = refused_within_5s(&mut app, &fresh.access_token).await;
     eprintln!("ChangePassword reached the todo-service in {took:?}");
 
-    // The feed goes down with the auth-service: revocation is not silently skipped;
-    // once the feed is stale, calls fail with UNAVAILABLE until it is back.
+    // The feed goes down with the auth-service: revocation is not silently skipped; the
+    // broken stream makes the feed not current at once, the fallback cannot ask either,
+    // so calls fail with UNAVAILABLE until it is back.
     let (todo_addr, token) = (app.todo_server.addr, other.token.clone());
     let TestPairParts {
         auth_server,
@@ -91,17 +94,13 @@ async fn revocation_reaches_the_todo_service(backend: Backend) {
             .list_todos(bearer(pb::ListTodosRequest::default(), &token))
             .await
         {
-            Ok(_) if start.elapsed() < Duration::from_secs(15) => {
-                tokio::time::sleep(Duration::from_millis(200)).await
+            Ok(_) if start.elapsed() < Duration::from_secs(5) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
             }
-            Ok(_) => panic!("still answering 15 s after the revocation feed went down"),
+            Ok(_) => panic!("still answering 5 s after the revocation feed went down"),
             Err(s) => {
                 assert_eq!(s.code(), Code::Unavailable, "{s:?}");
-                assert!(
-                    start.elapsed() >= Duration::from_secs(4),
-                    "stale too early: {:?}",
-                    start.elapsed()
-                );
+                eprintln!("feed down: refused with UNAVAILABLE after {:?}", start.elapsed());
                 break;
             }
         }
@@ -185,13 +184,105 @@ async fn keys_rotate_without_mass_logout(backend: Backend) {
         })
         .await;
     // This auth-service has a fresh database without ulla: the signature is accepted,
-    // then the user is unknown here. What matters is that it is not a signature failure.
+    // then the session is unknown here. What matters is that it is not a signature failure.
     let status = verified.unwrap_err();
-    assert!(status.message().contains("user no longer exists"), "{status:?}");
+    assert!(status.message().contains("revoked"), "{status:?}");
     let pair = testkit::register_and_login(&mut auth_client, "vera", "vera's password").await;
     let header = jsonwebtoken::decode_header(&pair.access_token).unwrap();
     let expected = common::token::JwtSecret::new(new.as_bytes().to_vec())
         .unwrap()
         .key_id();
     assert_eq!(header.kid.as_deref(), Some(expected.as_str()));
+}
+
+/// Issue 10, item 1: per-user revocation times used to be the feed's cursor, and each
+/// LogoutAll pushed one user's time past the clock, so a burst of cycles by one user hid
+/// every other user's revocation. Now the feed's order is the database's, and no token's
+/// `iat` runs ahead of the clock.
+async fn one_users_churn_does_not_hide_anothers_revocation(backend: Backend) {
+    let mut app = spawn_pair(backend).await;
+    let victim = app.user("victim").await;
+    let _churner = app.user("churner").await;
+    let login = || authpb::LoginRequest {
+        username: "churner".into(),
+        password: "a good long password".into(),
+    };
+    for _ in 0..15 {
+        let pair = app.auth.login(login()).await.unwrap().into_inner();
+        let iat = testkit::jwt_claims(&pair.access_token)["iat"].as_i64().unwrap();
+        assert!(iat <= common::time::now_secs(), "iat {iat} ahead of the clock");
+        app.auth
+            .logout_all(bearer(authpb::LogoutAllRequest {}, &pair.access_token))
+            .await
+            .unwrap();
+    }
+    app.create(&victim, "still mine").await;
+    app.auth
+        .logout_all(bearer(authpb::LogoutAllRequest {}, &victim.token))
+        .await
+        .unwrap();
+    let took = refused_within_5s(&mut app, &victim.token).await;
+    eprintln!("after 15 LogoutAll cycles of another user, LogoutAll refused in {took:?}");
+    // And a token issued right after a LogoutAll, in the same second, is valid.
+    let pair = app.auth.login(login()).await.unwrap().into_inner();
+    app.auth
+        .logout_all(bearer(authpb::LogoutAllRequest {}, &pair.access_token))
+        .await
+        .unwrap();
+    let fresh = app.auth.login(login()).await.unwrap().into_inner();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.todo
+        .list_todos(bearer(pb::ListTodosRequest::default(), &fresh.access_token))
+        .await
+        .expect("a token issued after the LogoutAll is valid");
+}
+
+/// Issue 10, item 4: Logout ended the refresh family but left its access token valid
+/// until expiry. Now it ends that session's access tokens (claim `sid`) at both
+/// services, and only that session's.
+async fn logout_ends_that_sessions_access_tokens_only(backend: Backend) {
+    let mut app = spawn_pair(backend).await;
+    let _ = app.user("dora").await;
+    let login = || authpb::LoginRequest {
+        username: "dora".into(),
+        password: "a good long password".into(),
+    };
+    let laptop = app.auth.login(login()).await.unwrap().into_inner();
+    let phone = app.auth.login(login()).await.unwrap().into_inner();
+    let sid = |t: &str| testkit::jwt_claims(t)["sid"].as_str().unwrap().to_owned();
+    assert_ne!(sid(&laptop.access_token), sid(&phone.access_token));
+    // Rotation keeps the session: the refreshed token has the same sid.
+    let laptop = app
+        .auth
+        .refresh(authpb::RefreshRequest {
+            refresh_token: laptop.refresh_token,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    app.auth
+        .logout(authpb::LogoutRequest {
+            refresh_token: laptop.refresh_token.clone(),
+        })
+        .await
+        .unwrap();
+    // At the auth-service at once.
+    testkit::assert_status(
+        app.auth
+            .get_me(bearer(authpb::GetMeRequest {}, &laptop.access_token))
+            .await,
+        Code::Unauthenticated,
+        "revoked",
+    );
+    let took = refused_within_5s(&mut app, &laptop.access_token).await;
+    eprintln!("Logout reached the todo-service in {took:?}");
+    // The other device's session goes on at both.
+    app.auth
+        .get_me(bearer(authpb::GetMeRequest {}, &phone.access_token))
+        .await
+        .expect("the other session is untouched");
+    app.todo
+        .list_todos(bearer(pb::ListTodosRequest::default(), &phone.access_token))
+        .await
+        .expect("the other session is untouched at the todo-service");
 }
