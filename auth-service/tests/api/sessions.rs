@@ -245,9 +245,11 @@ async fn expired_and_foreign_access_tokens_are_refused(backend: Backend) {
         .unwrap()
         .into_inner();
     let now = common::time::now_secs();
+    // The session the login opened: a token must name an open one (claim `sid`).
+    let sid = testkit::jwt_claims(&pair.access_token)["sid"].clone();
     let claims = |exp: i64, iss: &str| {
         serde_json::json!({"sub": me.id, "username": "rupert", "iss": iss, "aud": "todo-grpc",
-            "iat": now - 1000, "exp": exp, "jti": "x"})
+            "iat": now - 1000, "exp": exp, "jti": "x", "sid": sid})
     };
     let key = jsonwebtoken::EncodingKey::from_secret(testkit::TEST_SECRET.as_bytes());
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
