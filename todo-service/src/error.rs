@@ -13,6 +13,15 @@ pub enum TodoError {
     /// `NOT_FOUND`: absent, or another user's.
     #[error("todo not found")]
     NotFound,
+    /// `RESOURCE_EXHAUSTED`: the user has as many todos as allowed.
+    #[error("todo limit reached: at most {max} todos per user; delete some to add more")]
+    QuotaExceeded { max: u32 },
+    /// `RESOURCE_EXHAUSTED` with a `RetryInfo`: the user creates todos too fast.
+    #[error("too many todos created: at most {per_minute} per minute; retry in {} s", .retry_after.as_secs().max(1))]
+    RateLimited {
+        per_minute: u32,
+        retry_after: std::time::Duration,
+    },
     /// `UNAVAILABLE` when the database cannot be reached, `INTERNAL` otherwise.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -32,6 +41,15 @@ impl From<TodoError> for Status {
         match e {
             TodoError::InvalidArgument(v) => v.into(),
             TodoError::NotFound => Status::not_found(e.to_string()),
+            TodoError::QuotaExceeded { .. } => Status::resource_exhausted(e.to_string()),
+            TodoError::RateLimited { retry_after, .. } => {
+                use tonic_types::{ErrorDetails, StatusExt};
+                Status::with_error_details(
+                    tonic::Code::ResourceExhausted,
+                    e.to_string(),
+                    ErrorDetails::with_retry_info(Some(retry_after)),
+                )
+            }
             TodoError::Database(db) => common::db::status(db),
             TodoError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

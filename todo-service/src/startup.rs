@@ -33,8 +33,12 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         tracing::warn!("AUTH_SERVICE_URL is not set: revoked tokens stay valid here until they expire");
     }
     let service = InterceptedService::new(
-        TodoServiceServer::new(TodoGrpc::new(Store::new(pool.clone()), page_tokens, revocations))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        TodoServiceServer::new(TodoGrpc::new(
+            Store::new(pool.clone(), config.create_limits()),
+            page_tokens,
+            revocations,
+        ))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES),
         Authenticate::new(tokens),
     );
 

@@ -7,6 +7,7 @@ mod crud;
 mod faults;
 mod helpers;
 mod paging;
+mod quota;
 mod replicas;
 mod revocation;
 mod tokens;
