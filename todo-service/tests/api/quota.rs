@@ -112,9 +112,10 @@ async fn creation_rate_is_limited_across_replicas(backend: Backend) {
             .get_details_retry_info()
             .and_then(|info| info.retry_delay)
             .expect("a RetryInfo");
-        // At 5 a minute the next slot is at most 12 s away.
+        // At 5 a minute the next slot is 12 s away, plus however much earlier this call
+        // read the clock than the admitted ones it queued behind (milliseconds).
         assert!(
-            retry > Duration::ZERO && retry <= Duration::from_secs(12),
+            retry > Duration::ZERO && retry <= Duration::from_secs(13),
             "{retry:?}"
         );
     }
