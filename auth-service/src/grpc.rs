@@ -18,7 +18,11 @@ use crate::{
 };
 
 /// The cookie that carries the refresh token for browsers, scoped to this service.
-const COOKIE: &str = "refresh_token";
+/// `__Secure-`: browsers accept it only with `Secure`, from a secure origin, so a page
+/// served over plain HTTP on the site cannot set or overwrite it. (`__Host-` would also
+/// refuse one set for a parent domain, but it requires `Path=/`, and the path is what
+/// keeps the cookie off every call that is not to this service.)
+const COOKIE: &str = "__Secure-refresh_token";
 const COOKIE_ATTRIBUTES: &str = "HttpOnly; Secure; SameSite=Strict; Path=/auth.v1.AuthService/";
 
 /// Longest refresh or access token accepted in a request body.
@@ -52,33 +56,44 @@ fn user_to_pb(user: &UserRecord) -> pb::User {
     }
 }
 
-/// Whether the call came from a browser (gRPC-Web). Browsers get the refresh token only
-/// as an HttpOnly cookie, out of reach of page script, never in the response body.
+/// Whether the call came from a browser: gRPC-Web with an `Origin` header, which
+/// browsers send on every POST. Browsers get the refresh token only as an HttpOnly
+/// cookie, out of reach of page script, never in the response body. Other gRPC-Web
+/// clients (a proxy, a script) have no cookie jar: they get it in the body, as gRPC
+/// clients do.
 fn is_browser<T>(request: &Request<T>) -> bool {
     request
         .extensions()
         .get::<common::server::GrpcWebRequest>()
         .is_some()
+        && request.metadata().contains_key("origin")
 }
 
-/// The refresh token from the request's cookie, if any.
-fn cookie_token<T>(request: &Request<T>) -> Option<String> {
-    request
+/// The refresh token from the request's cookie, if any. More than one is refused, not
+/// resolved: a sibling subdomain can plant its own for the parent domain, and taking
+/// the first would let it choose the session (the browser's order is no defence).
+fn cookie_token<T>(request: &Request<T>) -> Result<Option<String>, AuthError> {
+    let mut found = request
         .metadata()
         .get_all("cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.trim().to_owned())
+        .filter(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim().to_owned());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(Violation::new("refresh_token", "more than one refresh cookie was sent").into());
+    }
+    Ok(first)
 }
 
 /// The token from the body, or for browsers from the cookie when the body has none.
 /// `None` when a browser has neither: it simply has no session.
 fn presented_token<T>(request: &Request<T>, body: &str) -> Result<Option<String>, AuthError> {
     let token = match (body.is_empty(), is_browser(request)) {
-        (true, true) => match cookie_token(request) {
+        (true, true) => match cookie_token(request)? {
             Some(token) => token,
             None => return Ok(None),
         },

@@ -121,6 +121,10 @@ impl JwtArgs {
     }
 }
 
+/// Default of `MAX_CONCURRENT_STREAMS`: far more than one client multiplexes in practice
+/// (grpc-go's default is 100), few enough that one connection cannot hold the server.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 256;
+
 /// Server and pool settings with the same meaning in both services.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServerArgs {
@@ -140,6 +144,10 @@ pub struct ServerArgs {
     /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "MAX_IN_FLIGHT_REQUESTS", default_value_t = 1024)]
     pub max_in_flight_requests: usize,
+    /// HTTP/2 streams one connection may have open at once (advertised in SETTINGS);
+    /// streams past it are refused.
+    #[arg(long, env = "MAX_CONCURRENT_STREAMS", default_value_t = DEFAULT_MAX_CONCURRENT_STREAMS)]
+    pub max_concurrent_streams: u32,
     /// How long shutdown waits for in-flight calls.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,

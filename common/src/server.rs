@@ -44,8 +44,8 @@ pub struct Application {
     listener: TcpListener,
     routes: Routes,
     cors: CorsLayer,
-    grace: Duration,
-    max_in_flight: usize,
+    limits: Limits,
+    methods: crate::observe::KnownMethods,
     /// Background tasks that live as long as the server: health, feeds.
     tasks: Vec<JoinHandle<()>>,
     /// Told when shutdown begins, so long-lived streams end and do not hold it up.
@@ -72,13 +72,18 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
+        let methods = served_methods(service_name)?;
         let health_task = watch_database(pool, reporter, service_name, Duration::from_secs(2));
         Ok(Self {
             listener,
             routes,
             cors,
-            grace: args.shutdown_grace,
-            max_in_flight: args.max_in_flight_requests.max(1),
+            limits: Limits {
+                grace: args.shutdown_grace,
+                max_in_flight: args.max_in_flight_requests.max(1),
+                max_concurrent_streams: args.max_concurrent_streams.max(1),
+            },
+            methods,
             tasks: vec![health_task],
             drains: Vec::new(),
             local_addr,
@@ -119,8 +124,8 @@ impl Application {
             self.listener,
             self.routes,
             self.cors,
-            self.grace,
-            self.max_in_flight,
+            &self.limits,
+            self.methods,
             shutdown,
         )
         .await;
@@ -174,6 +179,26 @@ pub fn base_routes(
         .add_service(builder().build_v1()?)
         .add_service(builder().build_v1alpha()?);
     Ok((routes, reporter))
+}
+
+/// The methods a server built by [`base_routes`] serves: `service_name` (described in
+/// the project's descriptor set, the one both services reflect), health and reflection.
+pub fn served_methods(service_name: &str) -> Result<crate::observe::KnownMethods, StartupError> {
+    crate::observe::KnownMethods::from_descriptors(
+        &[
+            service_name,
+            HEALTH_SERVICE,
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ],
+        &[
+            todo_grpc_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ],
+    )
+    .map_err(|e| StartupError::Other(format!("descriptor set: {e}")))
 }
 
 /// Keeps health in step with the database: SERVING while it answers, NOT_SERVING while
@@ -254,16 +279,58 @@ pub fn cors_layer(origins: &[String]) -> Result<CorsLayer, ConfigError> {
         .max_age(Duration::from_secs(3600)))
 }
 
+/// What one server lets its callers hold, and how long shutdown waits for them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// How long shutdown waits for in-flight calls.
+    pub grace: Duration,
+    /// Calls in flight over all connections.
+    pub max_in_flight: usize,
+    /// HTTP/2 streams open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(10),
+            max_in_flight: 1024,
+            max_concurrent_streams: crate::config::DEFAULT_MAX_CONCURRENT_STREAMS,
+        }
+    }
+}
+
+/// Receive window of one HTTP/2 stream: what a caller can send ahead of the server
+/// reading it. Requests are at most tens of KiB, so the RFC's 64 KiB is plenty.
+pub const HTTP2_STREAM_WINDOW: u32 = 64 * 1024;
+/// Receive window of one connection, over all its streams.
+pub const HTTP2_CONNECTION_WINDOW: u32 = 1024 * 1024;
+/// Largest header list accepted (bearer tokens and cookies fit many times over).
+pub const HTTP2_MAX_HEADER_LIST: u32 = 16 * 1024;
+/// Streams a caller may open and reset at once before the connection is closed
+/// (the "rapid reset" attack, CVE-2023-44487).
+pub const HTTP2_MAX_PENDING_RESETS: usize = 20;
+/// Streams the server may reset (refused past the stream bound, protocol errors) before
+/// it closes the connection: a caller that keeps opening streams past the bound goes.
+pub const HTTP2_MAX_LOCAL_RESETS: usize = 256;
+/// A connection is pinged after this long without a frame from the caller, and closed
+/// when the answer does not come within [`HTTP2_KEEPALIVE_TIMEOUT`]. A caller that stops
+/// reading cannot answer (the ping waits behind the responses it does not read), so
+/// the memory those responses hold is released within about the sum of the two.
+pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+pub const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `routes` on `listener` until `shutdown` completes, then lets in-flight calls
-/// finish for at most `grace`.
+/// finish for at most `limits.grace`. Metrics name only the `methods` served.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     cors: CorsLayer,
-    grace: Duration,
-    max_in_flight: usize,
+    limits: &Limits,
+    methods: crate::observe::KnownMethods,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    let grace = limits.grace;
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
@@ -273,15 +340,25 @@ pub async fn serve(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let server = Server::builder()
         .accept_http1(true)
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .initial_stream_window_size(HTTP2_STREAM_WINDOW)
+        .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
+        .http2_max_header_list_size(HTTP2_MAX_HEADER_LIST)
+        .http2_max_pending_accept_reset_streams(Some(HTTP2_MAX_PENDING_RESETS))
+        .http2_max_local_error_reset_streams(Some(HTTP2_MAX_LOCAL_RESETS))
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
         .layer(cors)
-        .layer(crate::observe::ObserveLayer)
+        .layer(crate::observe::ObserveLayer::new(methods))
         .layer(tower::util::MapRequestLayer::new(mark_grpc_web as fn(_) -> _))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(tower::util::MapResponseLayer::new(contract_codes as fn(_) -> _))
         // A bound on calls in flight across all connections: past it, calls fail at once
         // with RESOURCE_EXHAUSTED instead of queueing without end.
         .layer(tower::load_shed::LoadShedLayer::new())
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max_in_flight))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            limits.max_in_flight,
+        ))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, signal);
     let deadline = async move {

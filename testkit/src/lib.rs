@@ -6,6 +6,7 @@
 //! - [`TcpProxy`]: stands between a service and PostgreSQL, and can be cut.
 //! - [`both_backends!`]: runs one async test body against each backend.
 
+pub mod h2raw;
 pub mod web;
 
 use std::{net::SocketAddr, time::Duration};

@@ -149,3 +149,17 @@ pub async fn preflight(addr: SocketAddr, path: &str, origin: &str) -> (u16, Head
     let response = client.request(request).await.expect("preflight");
     (response.status().as_u16(), response.headers().clone())
 }
+
+/// A plain HTTP/1.1 GET (for `/metrics`): the status and the body as text.
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(format!("http://{addr}{path}"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.request(request).await.expect("GET");
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}

@@ -19,8 +19,26 @@ pub struct Config {
     pub jwt: JwtArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Todos one user may have at once; past it CreateTodo is RESOURCE_EXHAUSTED.
+    #[arg(long, env = "MAX_TODOS_PER_USER", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_todos_per_user: u32,
+    /// Todos one user may create per minute (a burst of as many, then evenly spread);
+    /// past it CreateTodo is RESOURCE_EXHAUSTED with a RetryInfo.
+    #[arg(long, env = "MAX_TODO_CREATES_PER_MINUTE", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_todo_creates_per_minute: u32,
     /// The auth-service, for the revocation feed (e.g. `http://127.0.0.1:50051`). Without
     /// it, tokens revoked by LogoutAll or ChangePassword stay valid here until they expire.
     #[arg(long, env = "AUTH_SERVICE_URL")]
     pub auth_service_url: Option<String>,
+}
+
+impl Config {
+    pub fn create_limits(&self) -> crate::domain::CreateLimits {
+        crate::domain::CreateLimits {
+            max_todos: self.max_todos_per_user,
+            creates_per_minute: self.max_todo_creates_per_minute,
+        }
+    }
 }

@@ -145,6 +145,81 @@ impl Changes {
     }
 }
 
+/// Most bytes one ListTodos response holds: a page ends early (with a next_page_token)
+/// rather than pass it. 1,000 todos at their limits are ~8.8 MB, over the 4 MiB that
+/// gRPC clients accept by default; a page under this budget never is.
+pub const PAGE_BYTES_MAX: usize = 1024 * 1024;
+/// Kept back from [`PAGE_BYTES_MAX`] for the rest of the response (the page token).
+const PAGE_BYTES_RESERVED: usize = 256;
+
+/// An upper bound on what a todo adds to a ListTodos response: its two strings, plus at
+/// most 88 bytes for the id, `completed`, both timestamps, and each field's tag and
+/// length prefix (the todo's own included).
+pub fn listed_todo_bytes(title: &str, description: &str) -> usize {
+    title.len() + description.len() + 100
+}
+
+/// What is left of one page: rows up to the page size, bytes up to [`PAGE_BYTES_MAX`].
+#[derive(Debug)]
+pub struct PageBudget {
+    rows_left: usize,
+    bytes_left: usize,
+    first: bool,
+}
+
+impl PageBudget {
+    pub fn new(page_size: usize) -> Self {
+        Self {
+            rows_left: page_size,
+            bytes_left: PAGE_BYTES_MAX - PAGE_BYTES_RESERVED,
+            first: true,
+        }
+    }
+
+    /// Takes a todo of `bytes` into the page if it fits. The first always fits (no todo
+    /// comes near the budget), so every page makes progress.
+    pub fn admit(&mut self, bytes: usize) -> bool {
+        if self.rows_left == 0 || (!self.first && bytes > self.bytes_left) {
+            return false;
+        }
+        self.first = false;
+        self.rows_left -= 1;
+        self.bytes_left = self.bytes_left.saturating_sub(bytes);
+        true
+    }
+}
+
+/// Per-user bounds on creating todos. Enforced in the database, in the transaction that
+/// inserts, so that they hold across replicas and concurrent calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateLimits {
+    /// Todos one user may have at once.
+    pub max_todos: u32,
+    /// Creates per minute: a burst of this many, then one every minute / this.
+    pub creates_per_minute: u32,
+}
+
+impl CreateLimits {
+    /// Microseconds between creates at the sustained rate (the GCRA emission interval).
+    pub fn interval_micros(&self) -> i64 {
+        60_000_000 / i64::from(self.creates_per_minute.max(1))
+    }
+
+    /// How far ahead of now a user's schedule may run: the burst.
+    pub fn burst_micros(&self) -> i64 {
+        self.interval_micros() * i64::from(self.creates_per_minute.max(1))
+    }
+}
+
+impl Default for CreateLimits {
+    fn default() -> Self {
+        Self {
+            max_todos: 10_000,
+            creates_per_minute: 120,
+        }
+    }
+}
+
 /// Page size after AIP-158 rules: 0 means the default, larger than the maximum is capped.
 pub fn page_size(requested: i32) -> Result<usize, Violation> {
     match usize::try_from(requested) {
@@ -337,6 +412,33 @@ mod tests {
         assert!(tokens.decode(&URL_SAFE_NO_PAD.encode(bytes), Some(true)).is_err());
         assert!(tokens.decode("garbage!", None).is_err());
         assert_eq!(tokens.decode("", None).unwrap(), None);
+    }
+
+    #[test]
+    fn page_budget_ends_pages_early_but_never_empty() {
+        let mut budget = PageBudget::new(3);
+        assert!(budget.admit(10) && budget.admit(10) && budget.admit(10));
+        assert!(!budget.admit(10), "page size reached");
+        let mut budget = PageBudget::new(1000);
+        assert!(budget.admit(PAGE_BYTES_MAX * 2), "the first always fits");
+        assert!(!budget.admit(1));
+        let mut budget = PageBudget::new(1000);
+        let big = listed_todo_bytes(&"😀".repeat(TITLE_MAX), &"😀".repeat(DESCRIPTION_MAX));
+        let mut taken = 0;
+        while budget.admit(big) {
+            taken += 1;
+        }
+        assert!(taken * big <= PAGE_BYTES_MAX && (taken + 1) * big > PAGE_BYTES_MAX - PAGE_BYTES_RESERVED);
+    }
+
+    #[test]
+    fn create_rate_is_a_burst_then_even() {
+        let limits = CreateLimits {
+            max_todos: 1,
+            creates_per_minute: 5,
+        };
+        assert_eq!(limits.interval_micros(), 12_000_000);
+        assert_eq!(limits.burst_micros(), 60_000_000);
     }
 
     #[test]

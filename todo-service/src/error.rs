@@ -20,6 +20,15 @@ pub enum TodoError {
     /// asked, so whether the token was revoked is unknown; never assumed valid.
     #[error("cannot check token revocation; retry")]
     RevocationUnknown,
+    /// `RESOURCE_EXHAUSTED`: the user has as many todos as allowed.
+    #[error("todo limit reached: at most {max} todos per user; delete some to add more")]
+    QuotaExceeded { max: u32 },
+    /// `RESOURCE_EXHAUSTED` with a `RetryInfo`: the user creates todos too fast.
+    #[error("too many todos created: at most {per_minute} per minute; retry in {} s", .retry_after.as_secs().max(1))]
+    RateLimited {
+        per_minute: u32,
+        retry_after: std::time::Duration,
+    },
     /// `UNAVAILABLE` when the database cannot be reached, `INTERNAL` otherwise.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -41,6 +50,15 @@ impl From<TodoError> for Status {
             TodoError::NotFound => Status::not_found(e.to_string()),
             TodoError::Unauthenticated(msg) => Status::unauthenticated(msg),
             TodoError::RevocationUnknown => Status::unavailable(e.to_string()),
+            TodoError::QuotaExceeded { .. } => Status::resource_exhausted(e.to_string()),
+            TodoError::RateLimited { retry_after, .. } => {
+                use tonic_types::{ErrorDetails, StatusExt};
+                Status::with_error_details(
+                    tonic::Code::ResourceExhausted,
+                    e.to_string(),
+                    ErrorDetails::with_retry_info(Some(retry_after)),
+                )
+            }
             TodoError::Database(db) => common::db::status(db),
             TodoError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

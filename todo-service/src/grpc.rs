@@ -81,10 +81,16 @@ impl TodoService for TodoGrpc {
             .page_tokens
             .decode(&req.page_token, req.completed)
             .map_err(invalid)?;
-        // One row more than the page tells whether another page follows.
-        let mut todos = self.store.list(user, req.completed, after, size + 1).await?;
-        let next_page_token = if todos.len() > size {
-            todos.truncate(size);
+        // One row more than the page tells whether another page follows; the page may
+        // also end early, under its byte budget.
+        let mut budget = domain::PageBudget::new(size);
+        let (todos, more) = self
+            .store
+            .list_while(user, req.completed, after, size + 1, |todo| {
+                budget.admit(domain::listed_todo_bytes(&todo.title, &todo.description))
+            })
+            .await?;
+        let next_page_token = if more {
             todos
                 .last()
                 .map(|last| {

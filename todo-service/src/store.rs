@@ -1,11 +1,12 @@
 //! All SQL of the todo-service. Every statement is scoped by `user_id`: a todo of
 //! another user is indistinguishable from one that does not exist.
 
+use futures::StreamExt;
 use sqlx::{AnyPool, Row, any::AnyRow};
 use uuid::Uuid;
 
 use crate::{
-    domain::{Changes, Cursor, Description, Title},
+    domain::{Changes, CreateLimits, Cursor, Description, Title},
     error::TodoError,
 };
 
@@ -40,13 +41,25 @@ fn todo_from_row(row: &AnyRow) -> Result<TodoRecord, TodoError> {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    limits: CreateLimits,
 }
 
+/// Counts the create against the user's quota and rate, in `tx`: one conditional UPDATE
+/// of the user's `todo_quotas` row, so concurrent creates (on any replica) queue on that
+/// row and each sees the count the one before left. The rate is a GCRA: `create_tat` is
+/// when the user's schedule of creates at the sustained rate has caught up; a create is
+/// admitted while that stays within the burst of now. `false` when either refuses.
+const ADMIT: &str = "UPDATE todo_quotas SET todo_count = todo_count + 1, \
+     create_tat = (CASE WHEN create_tat > $2 THEN create_tat ELSE $2 END) + $3 \
+     WHERE user_id = $1 AND todo_count < $4 \
+     AND (CASE WHEN create_tat > $2 THEN create_tat ELSE $2 END) + $3 <= $2 + $5";
+
 impl Store {
-    pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+    pub fn new(pool: AnyPool, limits: CreateLimits) -> Self {
+        Self { pool, limits }
     }
 
+    /// Inserts a todo if the user's quota and creation rate allow it.
     pub async fn create(
         &self,
         user_id: Uuid,
@@ -54,6 +67,59 @@ impl Store {
         description: &Description,
         now: i64,
     ) -> Result<TodoRecord, TodoError> {
+        let user = user_id.to_string();
+        let limits = self.limits;
+        let mut tx = common::db::begin_write(&self.pool).await?;
+        let mut admitted = false;
+        for _ in 0..3 {
+            admitted = sqlx::query(ADMIT)
+                .bind(&user)
+                .bind(now)
+                .bind(limits.interval_micros())
+                .bind(i64::from(limits.max_todos))
+                .bind(limits.burst_micros())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if admitted {
+                break;
+            }
+            let row = sqlx::query("SELECT todo_count, create_tat FROM todo_quotas WHERE user_id = $1")
+                .bind(&user)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else {
+                // The user's first todo: make the row (a concurrent first create may
+                // make it too), then admit against it.
+                sqlx::query(
+                    "INSERT INTO todo_quotas (user_id, todo_count, create_tat) VALUES ($1, 0, 0) \
+                     ON CONFLICT (user_id) DO NOTHING",
+                )
+                .bind(&user)
+                .execute(&mut *tx)
+                .await?;
+                continue;
+            };
+            let (count, tat): (i64, i64) = (row.try_get("todo_count")?, row.try_get("create_tat")?);
+            if count >= i64::from(limits.max_todos) {
+                return Err(TodoError::QuotaExceeded {
+                    max: limits.max_todos,
+                });
+            }
+            let wait = tat.max(now) + limits.interval_micros() - (now + limits.burst_micros());
+            if wait > 0 {
+                return Err(TodoError::RateLimited {
+                    per_minute: limits.creates_per_minute,
+                    retry_after: std::time::Duration::from_micros(wait.unsigned_abs()),
+                });
+            }
+            // Neither refuses: the row is a concurrent first create's, committed after
+            // the UPDATE looked (PostgreSQL, READ COMMITTED). Admit against it now.
+        }
+        if !admitted {
+            return Err(TodoError::Internal("todo quota row missing after insert".into()));
+        }
         let todo = TodoRecord {
             id: Uuid::now_v7(),
             title: title.as_str().to_owned(),
@@ -72,8 +138,9 @@ impl Store {
         .bind(&todo.description)
         .bind(todo.completed)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(todo)
     }
 
@@ -88,15 +155,19 @@ impl Store {
         row.as_ref().map(todo_from_row).transpose()
     }
 
-    /// Newest first, `limit` rows after `after`, optionally only with `completed`.
+    /// Newest first, up to `limit` rows after `after`, optionally only with `completed`,
+    /// as long as `accept` takes them: rows are read one by one, and reading stops at
+    /// the first one refused (so a page cut short by its byte budget is not read whole).
+    /// Also says whether a row was refused, that is whether more follow.
     /// Keyset paging on (create_time, id): an index range scan, not an OFFSET.
-    pub async fn list(
+    pub async fn list_while(
         &self,
         user_id: Uuid,
         completed: Option<bool>,
         after: Option<Cursor>,
         limit: usize,
-    ) -> Result<Vec<TodoRecord>, TodoError> {
+        mut accept: impl FnMut(&TodoRecord) -> bool + Send,
+    ) -> Result<(Vec<TodoRecord>, bool), TodoError> {
         // Only fixed fragments go into the text; every value is bound.
         let mut sql = format!("SELECT {COLUMNS} FROM todos WHERE user_id = $1");
         let mut next = 2;
@@ -117,11 +188,18 @@ impl Store {
         if let Some(cursor) = after {
             query = query.bind(cursor.create_time).bind(cursor.id.to_string());
         }
-        let rows = query
+        let mut rows = query
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(todo_from_row).collect()
+            .fetch(&self.pool);
+        let mut todos = Vec::new();
+        while let Some(row) = rows.next().await {
+            let todo = todo_from_row(&row?)?;
+            if !accept(&todo) {
+                return Ok((todos, true));
+            }
+            todos.push(todo);
+        }
+        Ok((todos, false))
     }
 
     /// Applies `changes`; `None` when the caller has no such todo.
@@ -148,13 +226,25 @@ impl Store {
         row.as_ref().map(todo_from_row).transpose()
     }
 
-    /// Whether the caller had such a todo (now deleted).
+    /// Whether the caller had such a todo (now deleted, and its quota freed).
     pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, TodoError> {
+        let user = user_id.to_string();
+        let mut tx = common::db::begin_write(&self.pool).await?;
         let done = sqlx::query("DELETE FROM todos WHERE id = $1 AND user_id = $2")
             .bind(id.to_string())
-            .bind(user_id.to_string())
-            .execute(&self.pool)
+            .bind(&user)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE todo_quotas SET todo_count = todo_count - 1 WHERE user_id = $1 AND todo_count > 0",
+        )
+        .bind(&user)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

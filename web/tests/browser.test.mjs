@@ -170,8 +170,8 @@ test("full flow: register, log in, create, page, edit, toggle, delete, errors, l
     assert.match(pair.accessToken, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/, "Login returned an access token");
     assert.equal(pair.refreshToken, "", "Login over gRPC-Web returns no refresh token in the body");
     const cookies = await context.cookies(stack.authUrl + "/auth.v1.AuthService/Refresh");
-    const cookie = cookies.find((c) => c.name === "refresh_token");
-    assert.ok(cookie, `the refresh_token cookie is stored (cookies: ${JSON.stringify(cookies)})`);
+    const cookie = cookies.find((c) => c.name === "__Secure-refresh_token");
+    assert.ok(cookie, `the __Secure-refresh_token cookie is stored (cookies: ${JSON.stringify(cookies)})`);
     assert.equal(cookie.httpOnly, true);
     assert.equal(cookie.secure, true);
     assert.equal(cookie.sameSite, "Strict");
@@ -270,7 +270,7 @@ test("full flow: register, log in, create, page, edit, toggle, delete, errors, l
     await loginForm(page).waitFor();
     assert.equal(await page.locator("#auth-notice").textContent(), "You have logged out.");
     const left = (await context.cookies(stack.authUrl + "/auth.v1.AuthService/Refresh")).filter(
-      (c) => c.name === "refresh_token" && c.value !== "",
+      (c) => c.name === "__Secure-refresh_token" && c.value !== "",
     );
     assert.deepEqual(left, [], "Logout cleared the refresh cookie");
     await page.reload();

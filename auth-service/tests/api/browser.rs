@@ -1,5 +1,6 @@
 //! The browser path: gRPC-Web over HTTP/1.1 on the same port, CORS, and the refresh
-//! token as an HttpOnly cookie instead of in the body.
+//! token as an HttpOnly `__Secure-` cookie instead of in the body, for browsers (calls
+//! with an `Origin`) only.
 
 use testkit::{
     Backend, both_backends,
@@ -10,10 +11,13 @@ use todo_grpc_proto::auth::v1 as pb;
 use crate::helpers::spawn_app_with;
 
 const ORIGIN: &str = "http://localhost:5173";
+const COOKIE: &str = "__Secure-refresh_token";
 
 both_backends!(
     cors_grants_only_listed_origins,
-    browser_sessions_live_in_an_http_only_cookie
+    browser_sessions_live_in_an_http_only_cookie,
+    more_than_one_refresh_cookie_is_refused,
+    grpc_web_without_origin_gets_the_token_in_the_body
 );
 
 async fn cors_grants_only_listed_origins(backend: Backend) {
@@ -81,7 +85,7 @@ async fn cors_grants_only_listed_origins(backend: Backend) {
 fn cookie_value(set_cookie: &str) -> String {
     let first = set_cookie.split(';').next().unwrap();
     let (name, value) = first.split_once('=').unwrap();
-    assert_eq!(name, "refresh_token");
+    assert_eq!(name, COOKIE);
     value.to_owned()
 }
 
@@ -131,13 +135,13 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
         assert_eq!(first.len(), 43);
 
         // Refresh with the cookie alone rotates it.
-        let cookie = format!("theme=dark; refresh_token={first}");
+        let cookie = format!("theme=dark; {COOKIE}={first}");
         let r = web::call(
             addr,
             "/auth.v1.AuthService/Refresh",
             &pb::RefreshRequest::default(),
             encoding,
-            &[("cookie", &cookie)],
+            &[("cookie", &cookie), ("origin", ORIGIN)],
         )
         .await;
         assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
@@ -147,19 +151,19 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
         assert_ne!(second, first);
 
         // Logout with the cookie ends the session and clears the cookie.
-        let cookie = format!("refresh_token={second}");
+        let cookie = format!("{COOKIE}={second}");
         let r = web::call(
             addr,
             "/auth.v1.AuthService/Logout",
             &pb::LogoutRequest::default(),
             encoding,
-            &[("cookie", &cookie)],
+            &[("cookie", &cookie), ("origin", ORIGIN)],
         )
         .await;
         assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
         let cleared = r.set_cookie().expect("clearing cookie");
         assert!(
-            cleared.starts_with("refresh_token=;") && cleared.contains("Max-Age=0"),
+            cleared.starts_with(&format!("{COOKIE}=;")) && cleared.contains("Max-Age=0"),
             "{cleared}"
         );
         let r = web::call(
@@ -167,7 +171,7 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
             "/auth.v1.AuthService/Refresh",
             &pb::RefreshRequest::default(),
             encoding,
-            &[("cookie", &cookie)],
+            &[("cookie", &cookie), ("origin", ORIGIN)],
         )
         .await;
         assert_eq!(r.grpc_status.as_deref(), Some("16"), "{r:?}");
@@ -179,7 +183,7 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
         "/auth.v1.AuthService/Refresh",
         &pb::RefreshRequest::default(),
         Encoding::Binary,
-        &[],
+        &[("origin", ORIGIN)],
     )
     .await;
     assert_eq!(r.grpc_status.as_deref(), Some("16"), "{r:?}");
@@ -188,7 +192,7 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
         "/auth.v1.AuthService/Logout",
         &pb::LogoutRequest::default(),
         Encoding::Binary,
-        &[],
+        &[("origin", ORIGIN)],
     )
     .await;
     assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
@@ -197,4 +201,146 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
     let response = client.login(login).await.unwrap();
     assert!(response.metadata().get("set-cookie").is_none());
     assert_eq!(response.into_inner().refresh_token.len(), 43);
+}
+
+/// Registers `name` and logs in as a browser: the refresh token from the cookie.
+async fn browser_login(addr: std::net::SocketAddr, name: &str) -> String {
+    let password = "browser password";
+    let r = web::call(
+        addr,
+        "/auth.v1.AuthService/Register",
+        &pb::RegisterRequest {
+            username: name.into(),
+            password: password.into(),
+        },
+        Encoding::Binary,
+        &[],
+    )
+    .await;
+    assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
+    let login = pb::LoginRequest {
+        username: name.into(),
+        password: password.into(),
+    };
+    let r = web::call(
+        addr,
+        "/auth.v1.AuthService/Login",
+        &login,
+        Encoding::Binary,
+        &[("origin", ORIGIN)],
+    )
+    .await;
+    assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
+    cookie_value(&r.set_cookie().expect("set-cookie"))
+}
+
+/// Two refresh cookies (one planted, say, by a sibling subdomain for the parent domain)
+/// are refused whatever their order, in one header or two, and the session they hide
+/// is not touched.
+async fn more_than_one_refresh_cookie_is_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.server.cors_allowed_origins = vec![ORIGIN.into()]).await;
+    let addr = app.server.addr;
+    let mine = browser_login(addr, "cookie_owner").await;
+    let planted = browser_login(addr, "cookie_planter").await;
+    let refresh = |headers: Vec<(&'static str, String)>| async move {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        web::call(
+            addr,
+            "/auth.v1.AuthService/Refresh",
+            &pb::RefreshRequest::default(),
+            Encoding::Binary,
+            &headers,
+        )
+        .await
+    };
+    for headers in [
+        vec![("cookie", format!("{COOKIE}={planted}; {COOKIE}={mine}"))],
+        vec![(
+            "cookie",
+            format!("{COOKIE}={mine}; theme=dark; {COOKIE}={planted}"),
+        )],
+        vec![
+            ("cookie", format!("{COOKIE}={planted}")),
+            ("cookie", format!("{COOKIE}={mine}")),
+        ],
+    ] {
+        let mut headers = headers;
+        headers.push(("origin", ORIGIN.to_owned()));
+        let r = refresh(headers).await;
+        assert_eq!(r.grpc_status.as_deref(), Some("3"), "{r:?}");
+        assert!(
+            r.grpc_message
+                .as_deref()
+                .unwrap_or("")
+                .contains("more%20than%20one")
+                || r.grpc_message.as_deref().unwrap_or("").contains("more than one"),
+            "{r:?}"
+        );
+        assert!(r.set_cookie().is_none());
+    }
+    // Neither session was rotated or ended: each cookie alone still refreshes.
+    for token in [&mine, &planted] {
+        let r = refresh(vec![
+            ("cookie", format!("{COOKIE}={token}")),
+            ("origin", ORIGIN.to_owned()),
+        ])
+        .await;
+        assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
+    }
+}
+
+/// gRPC-Web without an `Origin` (a proxy, a script: no cookie jar) is treated as gRPC:
+/// the refresh token comes and goes in the body, and cookies are neither set nor read.
+async fn grpc_web_without_origin_gets_the_token_in_the_body(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let addr = app.server.addr;
+    let credentials = pb::RegisterRequest {
+        username: "scripted".into(),
+        password: "scripted password".into(),
+    };
+    let r = web::call(
+        addr,
+        "/auth.v1.AuthService/Register",
+        &credentials,
+        Encoding::Binary,
+        &[],
+    )
+    .await;
+    assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
+    let login = pb::LoginRequest {
+        username: credentials.username,
+        password: credentials.password,
+    };
+    let r = web::call(addr, "/auth.v1.AuthService/Login", &login, Encoding::Text, &[]).await;
+    assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
+    assert!(r.set_cookie().is_none(), "{r:?}");
+    let pair: pb::TokenPair = r.decode();
+    assert_eq!(pair.refresh_token.len(), 43);
+
+    // A cookie is not read without an Origin: the body must carry the token.
+    let cookie = format!("{COOKIE}={}", pair.refresh_token);
+    let r = web::call(
+        addr,
+        "/auth.v1.AuthService/Refresh",
+        &pb::RefreshRequest::default(),
+        Encoding::Binary,
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(r.grpc_status.as_deref(), Some("3"), "{r:?}");
+    let r = web::call(
+        addr,
+        "/auth.v1.AuthService/Refresh",
+        &pb::RefreshRequest {
+            refresh_token: pair.refresh_token.clone(),
+        },
+        Encoding::Binary,
+        &[],
+    )
+    .await;
+    assert_eq!(r.grpc_status.as_deref(), Some("0"), "{r:?}");
+    assert!(r.set_cookie().is_none(), "{r:?}");
+    let rotated: pb::TokenPair = r.decode();
+    assert_eq!(rotated.refresh_token.len(), 43);
+    assert_ne!(rotated.refresh_token, pair.refresh_token);
 }

@@ -5,7 +5,7 @@ use todo_grpc_proto::auth::v1 as pb;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 both_backends!(health_reflection_and_size_limit);
 
@@ -97,4 +97,18 @@ async fn database_outage_is_reported_and_survived() {
     proxy.set_up(true);
     testkit::wait_serving(server.addr, auth_service::SERVICE_NAME).await;
     testkit::register_and_login(&mut client, "wendy", "wendy's password").await;
+}
+
+/// `MAX_CONCURRENT_STREAMS` reaches the auth-service's HTTP/2 SETTINGS too (the bound
+/// itself is tested at the todo-service: both run the same server shell).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_stream_bound_is_advertised() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.server.max_concurrent_streams = 32).await;
+    let raw = testkit::h2raw::RawH2::connect(app.server.addr).await;
+    assert_eq!(
+        raw.settings.get(&testkit::h2raw::SETTINGS_MAX_CONCURRENT_STREAMS),
+        Some(&32),
+        "{:?}",
+        raw.settings
+    );
 }

@@ -79,8 +79,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 listener,
                 routes,
                 common::server::cors_layer(&[])?,
-                Duration::from_secs(1),
-                1024,
+                &common::server::Limits {
+                    grace: Duration::from_secs(1),
+                    ..Default::default()
+                },
+                common::server::served_methods(todo_service::SERVICE_NAME)?,
                 common::server::shutdown_signal(),
             )
             .await?;

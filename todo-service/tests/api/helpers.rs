@@ -13,6 +13,8 @@ pub struct TestPair {
     pub todo: TodoServiceClient<Channel>,
     pub auth_addr: std::net::SocketAddr,
     pub todo_server: Running,
+    /// The todo-service's configuration, to start replicas on the same database.
+    pub todo_config: todo_service::Config,
     _auth_server: Running,
     _dbs: (TestDb, TestDb),
 }
@@ -24,17 +26,24 @@ pub struct User {
 }
 
 pub async fn spawn_pair(backend: Backend) -> TestPair {
+    spawn_pair_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_pair`], with the todo-service's configuration changed by `tweak`.
+pub async fn spawn_pair_with(backend: Backend, tweak: impl FnOnce(&mut todo_service::Config)) -> TestPair {
     let auth_db = TestDb::new(backend).await;
     let todo_db = TestDb::new(backend).await;
     let auth_server = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
     let mut config = todo_config(&todo_db.url);
     config.auth_service_url = Some(auth_server.url());
-    let todo_server = spawn_todo(config).await;
+    tweak(&mut config);
+    let todo_server = spawn_todo(config.clone()).await;
     TestPair {
         auth: testkit::auth_client(auth_server.addr).await,
         todo: TodoServiceClient::new(testkit::channel(todo_server.addr).await),
         auth_addr: auth_server.addr,
         todo_server,
+        todo_config: config,
         _auth_server: auth_server,
         _dbs: (auth_db, todo_db),
     }
@@ -50,6 +59,15 @@ pub struct TestPairParts {
 }
 
 impl TestPair {
+    /// Another todo-service on the same database and auth-service, and a client of it.
+    pub async fn replica(&self) -> (Running, TodoServiceClient<Channel>) {
+        let mut config = self.todo_config.clone();
+        config.server.metrics_addr = None;
+        let server = spawn_todo(config).await;
+        let client = TodoServiceClient::new(testkit::channel(server.addr).await);
+        (server, client)
+    }
+
     pub fn into_parts(self) -> TestPairParts {
         TestPairParts {
             auth_server: self._auth_server,

@@ -3,10 +3,12 @@
 //! (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set).
 
 mod authentication;
+mod bounds;
 mod crud;
 mod faults;
 mod helpers;
 mod paging;
+mod quota;
 mod replicas;
 mod revocation;
 mod tokens;

@@ -4,12 +4,13 @@ use testkit::{Backend, bearer, both_backends};
 use todo_grpc_proto::todo::v1 as pb;
 use tonic::Code;
 
-use crate::helpers::{assert_status, spawn_pair};
+use crate::helpers::{assert_status, spawn_pair, spawn_pair_with};
 
 both_backends!(
     pages_are_newest_first_without_gaps,
     paging_while_rows_are_added,
-    bad_page_requests
+    bad_page_requests,
+    large_todos_page_under_the_byte_budget
 );
 
 async fn pages_are_newest_first_without_gaps(backend: Backend) {
@@ -175,4 +176,85 @@ async fn bad_page_requests(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(page.todos.is_empty());
+}
+
+/// Todos at their limits, in four-byte characters (~8.9 KB each): a page of 1,000 would
+/// be ~2.7 MB here (8.8 MB with 1,000 of them). Each page stays under the byte budget,
+/// ends early with a token, and paging still visits every todo once, newest first.
+async fn large_todos_page_under_the_byte_budget(backend: Backend) {
+    use futures::StreamExt;
+    use prost::Message;
+    use todo_service::domain::{DESCRIPTION_MAX, PAGE_BYTES_MAX, TITLE_MAX};
+
+    let mut app = spawn_pair_with(backend, |c| c.max_todo_creates_per_minute = 100_000).await;
+    let ivan = app.user("ivan").await;
+    let count = 300;
+    let client = app.todo.clone();
+    let created: HashSet<String> = futures::stream::iter(0..count)
+        .map(|i| {
+            let mut client = client.clone();
+            let token = ivan.token.clone();
+            async move {
+                let title: String = format!("{i} ") + &"😀".repeat(TITLE_MAX - 4);
+                client
+                    .create_todo(bearer(
+                        pb::CreateTodoRequest {
+                            title,
+                            description: "😀".repeat(DESCRIPTION_MAX),
+                        },
+                        &token,
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .id
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    assert_eq!(created.len(), count);
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = app
+            .todo
+            .list_todos(bearer(
+                pb::ListTodosRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                    completed: None,
+                },
+                &ivan.token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        assert!(
+            page.encoded_len() <= PAGE_BYTES_MAX,
+            "page {pages}: {} bytes",
+            page.encoded_len()
+        );
+        assert!(!page.todos.is_empty());
+        seen.extend(page.todos);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert!(pages >= 3, "{pages} pages");
+    let ids: HashSet<String> = seen.iter().map(|t| t.id.clone()).collect();
+    assert_eq!(ids.len(), seen.len(), "a todo listed twice");
+    assert_eq!(ids, created, "every todo listed");
+    let order: Vec<_> = seen
+        .iter()
+        .map(|t| {
+            let at = t.create_time.unwrap();
+            (at.seconds, at.nanos, t.id.clone())
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] > w[1]), "newest first");
 }
