@@ -12,9 +12,9 @@ use uuid::Uuid;
 use crate::{
     domain::{Password, RefreshToken, Username},
     error::AuthError,
-    password::Hasher,
+    password::{Hasher, Verified},
     store::{Rotation, Store, UserRecord},
-    throttle::Throttle,
+    throttle::{TakenAttempt, Throttle},
 };
 
 /// What a successful login or refresh hands out.
@@ -32,7 +32,12 @@ pub struct Accounts {
     tokens: Arc<AccessTokens>,
     throttle: Throttle,
     refresh_ttl: Duration,
+    /// No session is refreshed past this age, however often it rotates.
+    session_max_lifetime: Duration,
 }
+
+/// Sessions end this long after login unless configured otherwise.
+pub const DEFAULT_SESSION_MAX_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
@@ -52,6 +57,78 @@ impl Accounts {
             tokens,
             throttle,
             refresh_ttl,
+            session_max_lifetime: DEFAULT_SESSION_MAX_LIFETIME,
+        }
+    }
+
+    /// Sets the absolute session lifetime (`SESSION_MAX_LIFETIME`).
+    pub fn with_session_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_max_lifetime = lifetime;
+        self
+    }
+
+    /// Counts a refusal by the throttle (and passes every other error on).
+    fn counted<T>(result: Result<T, AuthError>) -> Result<T, AuthError> {
+        if let Err(AuthError::Throttled { .. }) = &result {
+            metrics::counter!("auth_login_throttled_total").increment(1);
+            tracing::info!("password check throttled");
+        }
+        result
+    }
+
+    /// Takes one attempt from the throttle's budgets for `username` and `addr`, before
+    /// any hashing; `Throttled` when there is none left.
+    async fn begin_attempt(&self, username: &str, addr: Option<IpAddr>) -> Result<TakenAttempt, AuthError> {
+        Self::counted(self.throttle.begin(username, addr).await)
+    }
+
+    /// Checks `password` against `stored` for a taken attempt: a right password is
+    /// refused too when the name or address got locked meanwhile. `Ok(None)`: wrong
+    /// password. With `upgrade`, a right password stored with weaker parameters comes
+    /// back rehashed.
+    async fn verify_attempt(
+        &self,
+        attempt: TakenAttempt,
+        password: Password,
+        stored: Option<String>,
+        upgrade: bool,
+    ) -> Result<Option<Verified>, AuthError> {
+        let verified = match self.hasher.verify_upgrading(password, stored, upgrade).await {
+            Ok(verified) => verified,
+            Err(e) => {
+                // Not evaluated (queue full, hash thread gone): not a failed attempt.
+                self.throttle.not_evaluated(attempt).await?;
+                return Err(e);
+            }
+        };
+        if !verified.matched {
+            drop(attempt);
+            metrics::counter!("auth_login_failures_total").increment(1);
+            return Ok(None);
+        }
+        Self::counted(self.throttle.succeeded(attempt).await)?;
+        Ok(Some(verified))
+    }
+
+    /// Re-checks a signed-in user's password (ChangePassword, and later DeleteAccount and
+    /// ChangeEmail), throttled exactly like Login: the same per-name and per-address
+    /// budgets, so a stolen access token is no faster an oracle than the login form.
+    /// A wrong password is `INVALID_ARGUMENT` on `field`.
+    pub async fn check_password(
+        &self,
+        user: &UserRecord,
+        field: &'static str,
+        password: Password,
+        addr: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let attempt = self.begin_attempt(&user.username, addr).await?;
+        let stored = Some(user.password_hash.clone());
+        match self.verify_attempt(attempt, password, stored, false).await? {
+            Some(_) => Ok(()),
+            None => {
+                tracing::info!(user_id = %user.id, "password re-check failed");
+                Err(crate::domain::Violation::new(field, "is incorrect").into())
+            }
         }
     }
 
@@ -83,42 +160,50 @@ impl Accounts {
         password: Password,
         addr: Option<IpAddr>,
     ) -> Result<Session, AuthError> {
-        // Locked out: refused before any hashing, the right password included.
-        if let Err(e) = self.throttle.check_login(username, addr).await {
-            if matches!(e, AuthError::Throttled { .. }) {
-                metrics::counter!("auth_login_throttled_total").increment(1);
-            }
-            return Err(e);
-        }
+        // Counted before anything else, so a locked name costs no more than a refusal.
+        let attempt = self.begin_attempt(username, addr).await?;
         let user = match Username::parse("username", username) {
             Ok(name) => self.store.user_by_key(&name.key()).await?,
             Err(_) => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let user = match (self.hasher.verify(password, stored).await?, user) {
-            (true, Some(user)) => user,
+        let verified = self.verify_attempt(attempt, password, stored, true).await?;
+        let (user, verified) = match (verified, user) {
+            (Some(verified), Some(user)) => (user, verified),
             _ => {
-                self.throttle.record_failure(username, addr).await?;
-                metrics::counter!("auth_login_failures_total").increment(1);
                 tracing::info!("login failed");
                 return Err(AuthError::InvalidCredentials);
             }
         };
-        self.throttle.record_success(username).await?;
+        if let Some(rehashed) = verified.rehashed {
+            // Best effort: the login stands whether or not the upgrade is stored.
+            match self
+                .store
+                .upgrade_password_hash(user.id, &user.password_hash, &rehashed)
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(user_id = %user.id, "password hash upgraded to the configured parameters")
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(user_id = %user.id, error = %e, "password hash upgrade not stored"),
+            }
+        }
         let refresh = RefreshToken::generate();
         let now = now_micros();
         let session_id = Uuid::new_v4();
+        let lifetime = self.refresh_ttl.min(self.session_max_lifetime);
         self.store
             .create_session(
                 user.id,
                 session_id,
                 &refresh.hash(),
                 now,
-                now.saturating_add(micros(self.refresh_ttl)),
+                now.saturating_add(micros(lifetime)),
             )
             .await?;
         tracing::info!(user_id = %user.id, "login");
-        self.session(user.id, &user.username, session_id, refresh)
+        self.session(user.id, &user.username, session_id, refresh, lifetime)
     }
 
     fn session(
@@ -127,6 +212,7 @@ impl Accounts {
         username: &str,
         session_id: Uuid,
         refresh: RefreshToken,
+        refresh_expires_in: Duration,
     ) -> Result<Session, AuthError> {
         let access = self
             .tokens
@@ -135,23 +221,34 @@ impl Accounts {
         Ok(Session {
             access,
             refresh,
-            refresh_expires_in: self.refresh_ttl,
+            refresh_expires_in,
         })
     }
 
     /// Rotates a refresh token. Presenting one that was already rotated revokes its
-    /// whole session (RFC 9700 §4.14.2): one of the two holders is not the user.
+    /// whole session (RFC 9700 §4.14.2): one of the two holders is not the user. A
+    /// session older than its maximum lifetime is not refreshed, and no new token
+    /// outlives it.
     pub async fn refresh(&self, presented: &str) -> Result<Session, AuthError> {
         let old = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
         let new = RefreshToken::generate();
         let now = now_micros();
         let expire = now.saturating_add(micros(self.refresh_ttl));
-        match self.store.rotate(&old.hash(), &new.hash(), now, expire).await? {
+        let max_lifetime = micros(self.session_max_lifetime);
+        match self
+            .store
+            .rotate(&old.hash(), &new.hash(), now, expire, max_lifetime)
+            .await?
+        {
             Rotation::Rotated {
                 user_id,
                 username,
                 session_id,
-            } => self.session(user_id, &username, session_id, new),
+                expire_time,
+            } => {
+                let left = u64::try_from(expire_time.saturating_sub(now)).unwrap_or(0);
+                self.session(user_id, &username, session_id, new, Duration::from_micros(left))
+            }
             Rotation::Reused => {
                 tracing::warn!("refresh token reused: session revoked");
                 Err(AuthError::InvalidRefreshToken)
@@ -189,6 +286,7 @@ impl Accounts {
         user: &UserRecord,
         current: Password,
         new: Password,
+        addr: Option<IpAddr>,
     ) -> Result<(), AuthError> {
         if current.expose() == new.expose() {
             return Err(crate::domain::Violation::new(
@@ -197,13 +295,8 @@ impl Accounts {
             )
             .into());
         }
-        if !self
-            .hasher
-            .verify(current, Some(user.password_hash.clone()))
-            .await?
-        {
-            return Err(crate::domain::Violation::new("current_password", "is incorrect").into());
-        }
+        self.check_password(user, "current_password", current, addr)
+            .await?;
         let hash = self.hasher.hash(new).await?;
         self.store.change_password(user.id, &hash, now_micros()).await?;
         tracing::info!(user_id = %user.id, "password changed; all sessions revoked");

@@ -22,9 +22,12 @@ pub struct Config {
     /// Access-token lifetime (`900`, `15m`).
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,
-    /// Refresh-token lifetime, renewed at each rotation.
+    /// Refresh-token lifetime, renewed at each rotation up to SESSION_MAX_LIFETIME.
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration)]
     pub refresh_token_ttl: Duration,
+    /// Absolute session lifetime from login: no refresh after it, however often rotated.
+    #[arg(long, env = "SESSION_MAX_LIFETIME", default_value = "90d", value_parser = parse_duration)]
+    pub session_max_lifetime: Duration,
     /// Password hashes computed at once (default: the number of cores).
     #[arg(long, env = "MAX_CONCURRENT_HASHES")]
     pub max_concurrent_hashes: Option<usize>,
@@ -61,6 +64,13 @@ pub struct Config {
     /// The window registrations are counted in.
     #[arg(long, env = "REGISTER_WINDOW", default_value = "1h", value_parser = parse_duration)]
     pub register_window: Duration,
+    /// Comma list of proxies (CIDRs or addresses) whose `forwarded` / `x-forwarded-for`
+    /// headers name the client; from any other peer those headers are ignored.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = common::client_addr::parse_net)]
+    pub trusted_proxies: Vec<common::client_addr::IpNet>,
+    /// How often expired throttle rows, refresh tokens and sessions are deleted.
+    #[arg(long, env = "PRUNE_INTERVAL", default_value = "10m", value_parser = parse_duration)]
+    pub prune_interval: Duration,
 }
 
 impl Config {
@@ -74,5 +84,20 @@ impl Config {
             max_registrations_per_address: self.register_max_per_address,
             registration_window: self.register_window,
         }
+    }
+
+    /// What the pruner keeps: whatever a rule of the throttle or the tokens still needs.
+    pub fn prune(&self) -> crate::prune::PruneSettings {
+        crate::prune::PruneSettings {
+            throttle_window: self.login_failure_window.max(self.register_window),
+            lockout_memory: crate::throttle::LOCKOUT_MEMORY,
+            token_horizon: self.revocation_horizon(),
+            batch: crate::prune::BATCH,
+        }
+    }
+
+    /// Every access token issued before an instant has expired this long after it.
+    pub fn revocation_horizon(&self) -> Duration {
+        self.access_token_ttl + Duration::from_secs(common::token::LEEWAY_SECS + 5)
     }
 }

@@ -53,7 +53,8 @@ impl Username {
 pub struct Password(SecretString);
 
 impl Password {
-    /// Checks the rules for a new password: length, and not one of the most common.
+    /// Checks the rules for a new password: length, not whitespace only or one character
+    /// repeated (NIST SP 800-63B's "repetitive" passwords), not one of the most common.
     pub fn parse_new(field: &'static str, s: String) -> Result<Self, Violation> {
         let len = s.chars().count();
         if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&len) {
@@ -61,6 +62,18 @@ impl Password {
                 field,
                 format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
             ));
+        }
+        if s.chars().all(char::is_whitespace) {
+            return Err(Violation::new(
+                field,
+                "must not be only spaces or other whitespace",
+            ));
+        }
+        let mut chars = s.chars();
+        if let Some(first) = chars.next()
+            && chars.all(|c| c == first)
+        {
+            return Err(Violation::new(field, "must not be one character repeated"));
         }
         if is_common_password(&s) {
             return Err(Violation::new(
@@ -173,11 +186,27 @@ mod tests {
     fn passwords_count_characters_not_bytes() {
         assert!(Password::parse_new("password", "123456x".into()).is_err());
         assert!(Password::parse_new("password", "1234567x".into()).is_ok());
-        assert!(Password::parse_new("password", "é".repeat(128)).is_ok());
-        assert!(Password::parse_new("password", "é".repeat(129)).is_err());
+        assert!(Password::parse_new("password", "éa".repeat(64)).is_ok());
+        assert!(Password::parse_new("password", "éa".repeat(64) + "é").is_err());
         assert!(
             !format!("{:?}", Password::parse_new("p", "hunter2hunter2".into()).unwrap()).contains("hunter")
         );
+    }
+
+    #[test]
+    fn whitespace_and_repeated_passwords_refused() {
+        for p in [" ".repeat(8), "\t".repeat(9), " \u{3000}\n \t   ".to_owned()] {
+            let err = Password::parse_new("password", p.clone()).unwrap_err();
+            assert!(err.reason.contains("whitespace"), "{p:?}: {}", err.reason);
+        }
+        for p in ["kkkkkkkkkkkk".to_owned(), "é".repeat(20), "7".repeat(128)] {
+            let err = Password::parse_new("password", p.clone()).unwrap_err();
+            assert!(err.reason.contains("repeated"), "{p:?}: {}", err.reason);
+        }
+        // Spaces inside, and two characters, are fine; a given password is not judged.
+        assert!(Password::parse_new("password", "  kkkkkkk k ".into()).is_ok());
+        assert!(Password::parse_new("password", "kkkkkkkkkkkj".into()).is_ok());
+        assert!(Password::parse_given("password", " ".repeat(8)).is_ok());
     }
 
     #[test]

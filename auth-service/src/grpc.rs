@@ -3,7 +3,7 @@
 
 use std::{net::IpAddr, sync::Arc};
 
-use common::time;
+use common::{client_addr::TrustedProxies, time};
 use todo_grpc_proto::auth::v1::{self as pb, auth_service_server::AuthService};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -32,6 +32,8 @@ const MAX_TOKEN_FIELD: usize = common::token::MAX_TOKEN_BYTES;
 pub struct AuthGrpc {
     accounts: Accounts,
     revocations: Arc<RevocationFeed>,
+    /// Peers whose forwarding headers name the client (`TRUSTED_PROXIES`).
+    proxies: TrustedProxies,
 }
 
 impl AuthGrpc {
@@ -39,13 +41,31 @@ impl AuthGrpc {
         Self {
             accounts,
             revocations,
+            proxies: TrustedProxies::default(),
         }
     }
-}
 
-/// The client's IP address, for throttling.
-fn client_ip<T>(request: &Request<T>) -> Option<IpAddr> {
-    request.remote_addr().map(|a| a.ip())
+    /// Believes `forwarded` / `x-forwarded-for` from these peers.
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// The client's IP address, for throttling (see `common::client_addr`).
+    fn client_ip<T>(&self, request: &Request<T>) -> Option<IpAddr> {
+        let headers = |name| {
+            request
+                .metadata()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+        };
+        self.proxies.client_addr(
+            request.remote_addr().map(|a| a.ip()),
+            headers("forwarded"),
+            headers("x-forwarded-for"),
+        )
+    }
 }
 
 fn user_to_pb(user: &UserRecord) -> pb::User {
@@ -153,7 +173,7 @@ impl AuthService for AuthGrpc {
         &self,
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
-        let addr = client_ip(&request);
+        let addr = self.client_ip(&request);
         let req = request.into_inner();
         let username = Username::parse("username", &req.username).map_err(AuthError::from)?;
         let password = Password::parse_new("password", req.password).map_err(AuthError::from)?;
@@ -165,7 +185,7 @@ impl AuthService for AuthGrpc {
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::TokenPair>, Status> {
         let browser = is_browser(&request);
-        let addr = client_ip(&request);
+        let addr = self.client_ip(&request);
         let req = request.into_inner();
         if req.username.is_empty() {
             return Err(AuthError::from(Violation::new("username", "is required")).into());
@@ -220,11 +240,12 @@ impl AuthService for AuthGrpc {
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<()>, Status> {
         let caller = signed_in(&request)?.1.clone();
+        let addr = self.client_ip(&request);
         let req = request.into_inner();
         let current =
             Password::parse_given("current_password", req.current_password).map_err(AuthError::from)?;
         let new = Password::parse_new("new_password", req.new_password).map_err(AuthError::from)?;
-        self.accounts.change_password(&caller, current, new).await?;
+        self.accounts.change_password(&caller, current, new, addr).await?;
         Ok(Response::new(()))
     }
 

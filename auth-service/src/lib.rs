@@ -8,7 +8,8 @@
 //! - [`accounts`]: the use cases (register, login, refresh, revoke).
 //! - [`domain`]: usernames, passwords, refresh tokens: only valid values.
 //! - [`password`]: argon2id on the blocking pool, bounded.
-//! - [`throttle`]: failed-login and registration limits, kept in the database.
+//! - [`throttle`]: password-attempt and registration limits, kept in the database.
+//! - [`prune`]: the background deletion of rows no rule needs any more.
 //! - [`revocation_feed`]: publishes ended sessions to the todo-services, in commit order.
 //! - [`store`]: every SQL statement.
 //! - [`error`]: the error enum and its mapping to gRPC status codes.
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod password;
+pub mod prune;
 pub mod revocation_feed;
 pub mod startup;
 pub mod store;

@@ -24,6 +24,7 @@ use argon2::{
     password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
 };
 use tokio::sync::Semaphore;
+use zeroize::Zeroize;
 
 use crate::{domain::Password, error::AuthError};
 
@@ -137,13 +138,64 @@ impl Hasher {
     /// Whether `password` matches `stored`. With no stored hash (unknown user) it checks
     /// against the dummy hash and answers `false`, taking the same time.
     pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool, AuthError> {
+        Ok(self.verify_upgrading(password, stored, false).await?.matched)
+    }
+
+    /// Like [`verify`](Self::verify); when the password matches a hash made with weaker
+    /// parameters than configured (algorithm, version, m, t or p) and `upgrade` is set,
+    /// also hashes it anew with the configured ones, on the same hash thread and slot.
+    pub async fn verify_upgrading(
+        &self,
+        password: Password,
+        stored: Option<String>,
+        upgrade: bool,
+    ) -> Result<Verified, AuthError> {
         let known = stored.is_some();
         let phc: String = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matched = self
-            .run(move |_| verify_phc(password.expose().as_bytes(), &phc))
+        let (matched, rehashed) = self
+            .run(move |argon2| {
+                let password = password.expose().as_bytes();
+                let matched = verify_phc(password, &phc);
+                let rehashed = (known && matched && upgrade && is_weaker(&phc, argon2.params()))
+                    .then(|| hash_phc(argon2, password).ok())
+                    .flatten();
+                (matched, rehashed)
+            })
             .await?;
-        Ok(known && matched)
+        Ok(Verified {
+            matched: known && matched,
+            rehashed,
+        })
     }
+}
+
+/// What checking a password found.
+#[derive(Debug)]
+pub struct Verified {
+    pub matched: bool,
+    /// A new PHC string with the configured parameters, when the stored one was weaker.
+    pub rehashed: Option<String>,
+}
+
+/// Whether the PHC string was made with weaker settings than `configured` argon2id v19:
+/// another algorithm or version, or less memory, fewer iterations or lanes. An
+/// unparsable string is not "weaker": it never verifies, so there is nothing to upgrade.
+fn is_weaker(phc: &str, configured: &Params) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let argon2id = parsed.algorithm.as_str() == Algorithm::Argon2id.ident().as_str();
+    let v19 = parsed
+        .version
+        .is_some_and(|v| Version::try_from(v).is_ok_and(|v| v == Version::V0x13));
+    !argon2id
+        || !v19
+        || params.m_cost() < configured.m_cost()
+        || params.t_cost() < configured.t_cost()
+        || params.p_cost() < configured.p_cost()
 }
 
 thread_local! {
@@ -160,8 +212,13 @@ fn compute(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) ->
         if blocks.len() < need {
             blocks.resize(need, Block::new());
         }
-        // argon2 writes every block before it reads it: no clearing needed between calls.
-        argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..need])
+        let blocks = &mut blocks[..need];
+        let result = argon2.hash_password_into_with_memory(password, salt, out, &mut *blocks);
+        // argon2 writes every block before it reads it, so this is not for the next hash:
+        // the memory is derived from the password, and must not outlive the call (in a
+        // core dump, a swapped page, a later bug that reads it).
+        blocks.iter_mut().for_each(Zeroize::zeroize);
+        result
     })
 }
 
@@ -289,11 +346,84 @@ mod tests {
             assert!(verify_phc(b"pw three", &phc), "{phc}");
             assert!(!verify_phc(b"pw thre", &phc), "{phc}");
         }
-        // The memory stays with the thread, at the largest size used.
+        // The memory stays with the thread, at the largest size used, wiped after use.
         assert_eq!(MEMORY.with_borrow(|b| b.len()), 24 * 1024);
+        assert!(
+            MEMORY.with_borrow(|b| b.iter().all(|block| block.as_ref().iter().all(|w| *w == 0))),
+            "argon2 memory left unwiped"
+        );
         for broken in ["", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ", "$md5$abc"] {
             assert!(!verify_phc(b"pw", broken));
         }
+    }
+
+    #[test]
+    fn weaker_hashes_are_recognised() {
+        let configured = Params::new(19 * 1024, 3, 1, None).unwrap();
+        let phc = |alg: Algorithm, v: Version, m, t, p| {
+            hash_phc(&Argon2::new(alg, v, Params::new(m, t, p, None).unwrap()), b"pw").unwrap()
+        };
+        let id = Algorithm::Argon2id;
+        let v19 = Version::V0x13;
+        assert!(!is_weaker(&phc(id, v19, 19 * 1024, 3, 1), &configured));
+        assert!(!is_weaker(&phc(id, v19, 20 * 1024, 4, 2), &configured));
+        assert!(is_weaker(&phc(id, v19, 19 * 1024, 2, 1), &configured));
+        assert!(is_weaker(&phc(id, v19, 8 * 1024, 3, 1), &configured));
+        assert!(!is_weaker("not a phc string", &configured));
+        // hash_phc always writes argon2id v19 into the string; another algorithm or
+        // version is recognised from the string.
+        let argon2i = phc(id, v19, 19 * 1024, 3, 1).replacen("$argon2id$", "$argon2i$", 1);
+        assert!(is_weaker(&argon2i, &configured));
+        let v16 = phc(id, v19, 19 * 1024, 3, 1).replacen("$v=19$", "$v=16$", 1);
+        assert!(is_weaker(&v16, &configured));
+    }
+
+    #[tokio::test]
+    async fn weaker_hashes_are_upgraded_when_the_password_matches() {
+        let old = Hasher::new(HashParams::default(), 1, 8, Duration::from_secs(5)).unwrap();
+        let stronger = HashParams {
+            iterations: 3,
+            ..HashParams::default()
+        };
+        let new = Hasher::new(stronger, 1, 8, Duration::from_secs(5)).unwrap();
+        let phc = old.hash(pw("correct horse")).await.unwrap();
+        let v = new
+            .verify_upgrading(pw("correct horse"), Some(phc.clone()), true)
+            .await
+            .unwrap();
+        assert!(v.matched);
+        let upgraded = v.rehashed.expect("rehashed");
+        assert!(
+            upgraded.starts_with("$argon2id$v=19$m=19456,t=3,p=1$"),
+            "{upgraded}"
+        );
+        assert!(
+            new.verify(pw("correct horse"), Some(upgraded.clone()))
+                .await
+                .unwrap()
+        );
+        // Not for a wrong password, an unknown user, or a hash as strong as configured.
+        let v = new
+            .verify_upgrading(pw("wrong horse"), Some(phc.clone()), true)
+            .await
+            .unwrap();
+        assert!(!v.matched && v.rehashed.is_none());
+        let v = new
+            .verify_upgrading(pw("correct horse"), None, true)
+            .await
+            .unwrap();
+        assert!(!v.matched && v.rehashed.is_none());
+        let v = new
+            .verify_upgrading(pw("correct horse"), Some(upgraded), true)
+            .await
+            .unwrap();
+        assert!(v.matched && v.rehashed.is_none());
+        // And only when asked.
+        let v = new
+            .verify_upgrading(pw("correct horse"), Some(phc), false)
+            .await
+            .unwrap();
+        assert!(v.matched && v.rehashed.is_none());
     }
 
     #[tokio::test]

@@ -1,6 +1,9 @@
 //! Builds the auth-service from its configuration: database, hasher, token keys, routes.
 
-use common::server::{self, Application, StartupError};
+use common::{
+    client_addr::TrustedProxies,
+    server::{self, Application, StartupError},
+};
 use todo_grpc_proto::auth::v1::auth_service_server::AuthServiceServer;
 
 use crate::{
@@ -9,6 +12,7 @@ use crate::{
     config::Config,
     grpc::AuthGrpc,
     password::{HashParams, Hasher},
+    prune,
     revocation_feed::RevocationFeed,
     store::Store,
     throttle::Throttle,
@@ -46,16 +50,19 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         tokens.clone(),
         throttle,
         config.refresh_token_ttl,
-    );
+    )
+    .with_session_max_lifetime(config.session_max_lifetime);
     // Every token issued before a revocation has expired once this much time has passed.
-    let horizon = config.access_token_ttl + std::time::Duration::from_secs(common::token::LEEWAY_SECS + 5);
+    let horizon = config.revocation_horizon();
     let (drain, draining) = tokio::sync::watch::channel(false);
     let (feed, feed_task) = RevocationFeed::start(store, horizon, draining);
+    let grpc = AuthGrpc::new(accounts.clone(), feed)
+        .with_trusted_proxies(TrustedProxies::new(config.trusted_proxies.clone()));
     let service = common::bearer::Authenticated::new(
-        AuthServiceServer::new(AuthGrpc::new(accounts.clone(), feed))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        AuthServiceServer::new(grpc).max_decoding_message_size(MAX_MESSAGE_BYTES),
         AuthServiceAuth::new(accounts, tokens),
     );
+    let prune_task = prune::start(pool.clone(), config.prune(), config.prune_interval);
 
     let (routes, reporter) = server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
     let app = Application::bind(
@@ -67,6 +74,7 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     )
     .await?
     .with_task(feed_task)
+    .with_task(prune_task)
     .with_drain(drain);
     tracing::info!(
         addr = %app.local_addr(),

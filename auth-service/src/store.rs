@@ -1,5 +1,10 @@
 //! All SQL of the auth-service. Runtime queries through sqlx's `Any` driver, the same
-//! text for SQLite and PostgreSQL (see `common::db`).
+//! text for SQLite and PostgreSQL (see `common::db`). The throttle's statements are in
+//! [`throttle`].
+
+mod throttle;
+
+pub use throttle::{Attempt, Budget};
 
 use sqlx::{AnyPool, Row, any::AnyRow};
 use uuid::Uuid;
@@ -34,6 +39,8 @@ pub enum Rotation {
         user_id: Uuid,
         username: String,
         session_id: Uuid,
+        /// When the new token expires (micros).
+        expire_time: i64,
     },
     /// The token had already been rotated: the whole session is now revoked.
     Reused,
@@ -165,27 +172,42 @@ impl Store {
     /// Rotates a refresh token: marks `old_hash` used and adds `new_hash` to its session,
     /// in one transaction. The conditional UPDATE is the arbiter: of concurrent calls
     /// with the same token, exactly one sees the row unused (PostgreSQL re-checks the
-    /// condition after the row lock; SQLite serialises writers).
+    /// condition after the row lock; SQLite serialises writers). A session that began at
+    /// or before `session_cutoff` has reached its maximum lifetime: its tokens are refused,
+    /// and a new one expires at `expire_time` or at the session's end (its start plus
+    /// `max_lifetime`), whichever is first.
     pub async fn rotate(
         &self,
         old_hash: &str,
         new_hash: &str,
         now: i64,
         expire_time: i64,
+        max_lifetime: i64,
     ) -> Result<Rotation, AuthError> {
+        let session_cutoff = now.saturating_sub(max_lifetime);
         let mut tx = common::db::begin_write(&self.pool).await?;
         let claimed = sqlx::query(
             "UPDATE refresh_tokens SET use_time = $1 \
              WHERE token_hash = $2 AND use_time IS NULL AND expire_time > $1 \
-               AND session_id IN (SELECT id FROM sessions WHERE revoke_time IS NULL) \
+               AND session_id IN (SELECT id FROM sessions WHERE revoke_time IS NULL AND create_time > $3) \
              RETURNING session_id",
         )
         .bind(now)
         .bind(old_hash)
+        .bind(session_cutoff)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = claimed {
             let session_id: String = row.try_get("session_id")?;
+            let user = sqlx::query(
+                "SELECT u.id, u.username, s.create_time FROM sessions s \
+                 JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+            )
+            .bind(&session_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let session_start: i64 = user.try_get("create_time")?;
+            let expire_time = expire_time.min(session_start.saturating_add(max_lifetime));
             sqlx::query(
                 "INSERT INTO refresh_tokens (token_hash, session_id, create_time, expire_time) VALUES ($1, $2, $3, $4)",
             )
@@ -195,18 +217,13 @@ impl Store {
             .bind(expire_time)
             .execute(&mut *tx)
             .await?;
-            let user = sqlx::query(
-                "SELECT u.id, u.username FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
-            )
-            .bind(&session_id)
-            .fetch_one(&mut *tx)
-            .await?;
             tx.commit().await?;
             return Ok(Rotation::Rotated {
                 user_id: uuid_column(&user, "id")?,
                 username: user.try_get("username")?,
                 session_id: Uuid::parse_str(&session_id)
                     .map_err(|e| AuthError::Internal(format!("stored session id: {e}")))?,
+                expire_time,
             });
         }
         tx.rollback().await?;
@@ -225,6 +242,23 @@ impl Store {
             return Ok(Rotation::Reused);
         }
         Ok(Rotation::Invalid)
+    }
+
+    /// Replaces a hash made with weaker parameters by `new_hash`, unless the password
+    /// changed meanwhile (the stored hash is no longer `old_hash`). Sessions stay.
+    pub async fn upgrade_password_hash(
+        &self,
+        user_id: Uuid,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, AuthError> {
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+            .bind(new_hash)
+            .bind(user_id.to_string())
+            .bind(old_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Ends the session a refresh token belongs to, and its access tokens. Unknown tokens
@@ -317,109 +351,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(revoked_from_row).collect()
-    }
-
-    /// The latest `locked_until` (micros) among `keys` that is still in the future.
-    pub async fn locked_until(&self, keys: &[String], now: i64) -> Result<Option<i64>, AuthError> {
-        let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT locked_until FROM login_throttle WHERE locked_until > $1 AND throttle_key IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-        for key in keys {
-            query = query.bind(key);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        let mut latest = None;
-        for row in rows {
-            let until: i64 = row.try_get("locked_until")?;
-            latest = latest.max(Some(until));
-        }
-        Ok(latest)
-    }
-
-    /// Counts one failure for `key` in the current window (a new window when the last
-    /// began at or before `window_cutoff`). On reaching `max` the key is locked for
-    /// `delay(previous lock-outs)` micros and the count starts again; answers the new
-    /// number of lock-outs then. Lock-outs older than `memory_cutoff` are forgotten.
-    pub async fn count_failure(
-        &self,
-        key: &str,
-        now: i64,
-        window_cutoff: i64,
-        memory_cutoff: i64,
-        max: i64,
-        delay: impl FnOnce(i64) -> i64,
-    ) -> Result<Option<i64>, AuthError> {
-        let mut tx = common::db::begin_write(&self.pool).await?;
-        let row = sqlx::query(
-            "INSERT INTO login_throttle (throttle_key, failures, window_start, locked_until, lockouts, update_time) \
-             VALUES ($1, 1, $2, 0, 0, $2) \
-             ON CONFLICT (throttle_key) DO UPDATE SET \
-               failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-               window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END, \
-               lockouts = CASE WHEN login_throttle.update_time <= $4 THEN 0 ELSE login_throttle.lockouts END, \
-               update_time = $2 \
-             RETURNING failures, lockouts",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(window_cutoff)
-        .bind(memory_cutoff)
-        .fetch_one(&mut *tx)
-        .await?;
-        let failures: i64 = row.try_get("failures")?;
-        let lockouts: i64 = row.try_get("lockouts")?;
-        let mut locked = None;
-        if failures >= max {
-            sqlx::query(
-                "UPDATE login_throttle SET locked_until = $2, lockouts = lockouts + 1, failures = 0, window_start = $3 \
-                 WHERE throttle_key = $1",
-            )
-            .bind(key)
-            .bind(now.saturating_add(delay(lockouts)))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            locked = Some(lockouts + 1);
-        }
-        tx.commit().await?;
-        Ok(locked)
-    }
-
-    /// Forgets `key`'s failures and lock-outs.
-    pub async fn clear_throttle(&self, key: &str) -> Result<(), AuthError> {
-        sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Counts one event for `key` in the current window (a new window when the last began
-    /// at or before `window_cutoff`); answers the count and when the window began.
-    pub async fn count_event(
-        &self,
-        key: &str,
-        now: i64,
-        window_cutoff: i64,
-    ) -> Result<(i64, i64), AuthError> {
-        let row = sqlx::query(
-            "INSERT INTO login_throttle (throttle_key, failures, window_start, locked_until, lockouts, update_time) \
-             VALUES ($1, 1, $2, 0, 0, $2) \
-             ON CONFLICT (throttle_key) DO UPDATE SET \
-               failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-               window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END, \
-               update_time = $2 \
-             RETURNING failures, window_start",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(window_cutoff)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get("failures")?, row.try_get("window_start")?))
     }
 }
 

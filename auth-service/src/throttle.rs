@@ -1,18 +1,26 @@
 //! Login and registration throttling, counted in the database so every replica sees the
 //! same counts.
 //!
-//! Failed logins are counted per (lower-cased) username and per client address. After
-//! `max_failures` within `window`, that key is locked for a delay that doubles with each
-//! lock-out (capped), and every login for it, the right password included, is refused
-//! with `RESOURCE_EXHAUSTED` and a `RetryInfo` until the delay passes. Names that do not
-//! exist are counted exactly like names that do, so the answers reveal nothing.
-//! Registrations are counted per client address.
+//! Every password check (login, and a signed-in user's re-check) first takes one
+//! attempt from the budget of the (lower-cased) username and of the client address's
+//! bucket, atomically in the database, and only then hashes. A key has `max_failures`
+//! attempts a window; the attempt after them finds none left and locks the key for a
+//! delay that doubles with each lock-out (capped). So of any number of concurrent
+//! attempts at most the budget is evaluated, and a right password among them is refused
+//! when the key was locked while it was checked. A right password gives the name its
+//! budget back (and the address its unit); a wrong one keeps its unit spent. Refusals are
+//! `RESOURCE_EXHAUSTED` with a `RetryInfo`. Names that do not exist are counted exactly
+//! like names that do, so the answers reveal nothing. Registrations are counted per
+//! client address bucket.
 
 use std::{net::IpAddr, time::Duration};
 
 use common::time::now_micros;
 
-use crate::{error::AuthError, store::Store};
+use crate::{
+    error::AuthError,
+    store::{Attempt, Budget, Store},
+};
 
 /// The figures, all configurable.
 #[derive(Debug, Clone)]
@@ -41,8 +49,8 @@ impl Default for ThrottleSettings {
     }
 }
 
-/// After a day without failures a key's lock-out history is forgotten.
-const LOCKOUT_MEMORY: Duration = Duration::from_secs(24 * 3600);
+/// After a day without attempts a key's lock-out history is forgotten.
+pub const LOCKOUT_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
@@ -52,8 +60,18 @@ fn user_key(username: &str) -> String {
     format!("user:{}", username.to_lowercase())
 }
 
+/// IPv6 by /64, IPv4 by address (see `common::client_addr`).
 fn addr_key(addr: IpAddr) -> String {
-    format!("addr:{addr}")
+    format!("addr:{}", common::client_addr::bucket(addr))
+}
+
+/// An attempt taken from the budgets, to be finished with [`Throttle::succeeded`] or
+/// [`Throttle::not_evaluated`]; a failed attempt is simply dropped (its unit stays spent).
+#[must_use]
+#[derive(Debug)]
+pub struct TakenAttempt {
+    user: String,
+    addr: Option<String>,
 }
 
 #[derive(Clone)]
@@ -75,52 +93,68 @@ impl Throttle {
         }
     }
 
-    /// Refuses the attempt when the username or the address is locked out.
-    pub async fn check_login(&self, username: &str, addr: Option<IpAddr>) -> Result<(), AuthError> {
+    /// Takes one attempt for `username` from `addr`, before its password is checked;
+    /// `Throttled` when the name or the address has none left.
+    pub async fn begin(&self, username: &str, addr: Option<IpAddr>) -> Result<TakenAttempt, AuthError> {
         let now = now_micros();
-        let mut keys = vec![user_key(username)];
-        keys.extend(addr.map(addr_key));
-        if let Some(until) = self.store.locked_until(&keys, now).await? {
-            return Err(Self::throttled(until, now));
-        }
-        Ok(())
-    }
-
-    /// Counts a failed login against the username and the address.
-    pub async fn record_failure(&self, username: &str, addr: Option<IpAddr>) -> Result<(), AuthError> {
-        let now = now_micros();
-        let mut keys = vec![(user_key(username), self.settings.max_failures)];
-        keys.extend(addr.map(|a| (addr_key(a), self.settings.max_failures_per_address)));
-        for (key, max) in keys {
-            let lockouts = self
-                .store
-                .count_failure(
-                    &key,
-                    now,
-                    now - micros(self.settings.window),
-                    now - micros(LOCKOUT_MEMORY),
-                    i64::from(max.max(1)),
-                    |lockouts| {
-                        let doublings = u32::try_from(lockouts.clamp(0, 20)).unwrap_or(20);
-                        let delay = self.settings.lockout.saturating_mul(1 << doublings);
-                        micros(delay.min(self.settings.max_lockout))
-                    },
-                )
-                .await?;
-            if let Some(lockouts) = lockouts {
-                tracing::warn!(
-                    kind = key.split(':').next().unwrap_or(""),
-                    lockouts,
-                    "login lock-out"
-                );
+        let attempt = TakenAttempt {
+            user: user_key(username),
+            addr: addr.map(addr_key),
+        };
+        let mut budgets = vec![Budget {
+            key: attempt.user.clone(),
+            max: i64::from(self.settings.max_failures),
+        }];
+        budgets.extend(attempt.addr.iter().map(|key| Budget {
+            key: key.clone(),
+            max: i64::from(self.settings.max_failures_per_address),
+        }));
+        let taken = self
+            .store
+            .take_attempt(
+                &budgets,
+                now,
+                now - micros(self.settings.window),
+                now - micros(LOCKOUT_MEMORY),
+                |lockouts| {
+                    let doublings = u32::try_from(lockouts.clamp(0, 20)).unwrap_or(20);
+                    let delay = self.settings.lockout.saturating_mul(1 << doublings);
+                    micros(delay.min(self.settings.max_lockout))
+                },
+            )
+            .await?;
+        match taken {
+            Attempt::Taken => Ok(attempt),
+            Attempt::Refused { until, newly_locked } => {
+                for (key, lockouts) in newly_locked {
+                    tracing::warn!(
+                        kind = key.split(':').next().unwrap_or(""),
+                        lockouts,
+                        "login lock-out"
+                    );
+                }
+                Err(Self::throttled(until, now))
             }
         }
-        Ok(())
     }
 
-    /// A successful login clears the username's failures (not the address's).
-    pub async fn record_success(&self, username: &str) -> Result<(), AuthError> {
-        self.store.clear_throttle(&user_key(username)).await
+    /// The attempt had the right password: the name's failures are forgotten and the
+    /// address gets its unit back. `Throttled` instead when the name or the address was
+    /// locked while the password was checked (by a burst of attempts around this one).
+    pub async fn succeeded(&self, attempt: TakenAttempt) -> Result<(), AuthError> {
+        let now = now_micros();
+        let returned: Vec<String> = attempt.addr.into_iter().collect();
+        match self.store.release_attempt(&attempt.user, &returned, now).await? {
+            None => Ok(()),
+            Some(until) => Err(Self::throttled(until, now)),
+        }
+    }
+
+    /// The password was never checked (the hash queue was full): the unit goes back.
+    pub async fn not_evaluated(&self, attempt: TakenAttempt) -> Result<(), AuthError> {
+        let mut keys = vec![attempt.user];
+        keys.extend(attempt.addr);
+        self.store.return_attempt(&keys).await
     }
 
     /// Counts a registration attempt from `addr`; refuses it past the limit.
@@ -130,7 +164,11 @@ impl Throttle {
         let window = micros(self.settings.registration_window);
         let (count, window_start) = self
             .store
-            .count_event(&format!("register:{addr}"), now, now - window)
+            .count_event(
+                &format!("register:{}", common::client_addr::bucket(addr)),
+                now,
+                now - window,
+            )
             .await?;
         if count > i64::from(self.settings.max_registrations_per_address) {
             return Err(Self::throttled(window_start + window, now));

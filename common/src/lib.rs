@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`token`]: access-token claims, signing and verification (HS256 pinned, `kid`, key rotation).
 //! - [`bearer`]: the `authorization: Bearer` header, and the one authentication layer both services run.
+//! - [`client_addr`]: the client's address behind trusted proxies, and its throttling bucket.
 //! - [`config`]: flags and environment names both services use, secrets, durations.
 //! - [`db`]: sqlx pool set-up for SQLite and PostgreSQL, and how database errors become statuses.
 //! - [`observe`]: per-call span, log line, metrics and request id.
@@ -12,6 +13,7 @@
 //! - [`time`]: the clock and timestamp conversions used by storage.
 
 pub mod bearer;
+pub mod client_addr;
 pub mod config;
 pub mod db;
 pub mod observe;

@@ -24,7 +24,13 @@ async fn start_binary(db: &TestDb, extra: &[(&str, &str)]) -> ChildService {
 async fn sigterm_finishes_in_flight_calls() {
     let db = TestDb::new(Backend::Sqlite).await;
     // One hash at a time, so the logins below are still running when SIGTERM comes.
-    let mut service = start_binary(&db, &[("MAX_CONCURRENT_HASHES", "1")]).await;
+    // More concurrent attempts for one name than LOGIN_MAX_FAILURES lock it, whatever
+    // the passwords: raised, as this is about shutdown.
+    let mut service = start_binary(
+        &db,
+        &[("MAX_CONCURRENT_HASHES", "1"), ("LOGIN_MAX_FAILURES", "1000")],
+    )
+    .await;
     let mut client = testkit::auth_client(service.addr).await;
     testkit::register_and_login(&mut client, "patient", "patient's password").await;
     let logins: Vec<_> = (0..6)
@@ -83,6 +89,8 @@ async fn login_flood_uses_a_fixed_set_of_hash_threads() {
             ("MAX_CONCURRENT_HASHES", "2"),
             ("MAX_HASH_QUEUE", "64"),
             ("HASH_QUEUE_TIMEOUT", "60s"),
+            // 12 concurrent logins for one name would otherwise lock it.
+            ("LOGIN_MAX_FAILURES", "1000"),
         ],
     )
     .await;

@@ -34,10 +34,13 @@ fn mint(header: serde_json::Value, claims: &serde_json::Value, key: &[u8]) -> St
     format!("{input}.{signature}")
 }
 
+/// A session id no revocation names (the todo-service refuses only ended sessions).
+const SESSION: &str = "0190a5c4-1a2b-4c3d-8e4f-123456789abc";
+
 fn claims(sub: &str, exp_offset: i64, iss: &str, aud: &str) -> serde_json::Value {
     let now = common::time::now_secs();
     serde_json::json!({"sub": sub, "username": "ivan", "iss": iss, "aud": aud,
-        "iat": now, "exp": now + exp_offset, "jti": "t"})
+        "iat": now, "exp": now + exp_offset, "jti": "t", "sid": SESSION})
 }
 
 async fn forged_and_broken_tokens_are_refused(backend: Backend) {
@@ -58,6 +61,8 @@ async fn forged_and_broken_tokens_are_refused(backend: Backend) {
         b64(br#"{"alg":"none","typ":"JWT"}"#),
         b64(good.to_string().as_bytes())
     );
+    let mut no_session = good.clone();
+    no_session.as_object_mut().unwrap().remove("sid");
     let mut tampered = ivan.token.clone();
     tampered.pop();
     tampered.push(if ivan.token.ends_with('A') { 'B' } else { 'A' });
@@ -101,6 +106,7 @@ async fn forged_and_broken_tokens_are_refused(backend: Backend) {
             mint(serde_json::json!({"alg": "HS256", "kid": "nope"}), &good, secret),
         ),
         ("tampered signature", tampered),
+        ("no session", mint(hs256.clone(), &no_session, secret)),
         ("garbage", "not-a-jwt".into()),
         ("three dots", "a.b.c".into()),
         ("huge", "a".repeat(8000)),
@@ -164,6 +170,7 @@ async fn tokens_from_other_libraries_interoperate(backend: Backend) {
         ("iat", serde_json::json!(now)),
         ("exp", serde_json::json!(now + 300)),
         ("jti", serde_json::json!("interop")),
+        ("sid", serde_json::json!(SESSION)),
     ] {
         claims.insert(k, v);
     }
