@@ -12,10 +12,14 @@ use uuid::Uuid;
 use crate::{
     domain::{Password, RefreshToken, Username},
     error::AuthError,
+    events::{ClientInfo, Event, EventKind},
     password::{Hasher, Verified},
-    store::{Rotation, Store, UserRecord},
+    store::{EventCursor, EventRecord, Rotation, SessionRecord, Store, UserRecord},
     throttle::{TakenAttempt, Throttle},
 };
+
+/// A refused attempt on a locked account is recorded at most this often per account.
+const THROTTLED_EVENT_EVERY: Duration = Duration::from_secs(60);
 
 /// What a successful login or refresh hands out.
 #[derive(Debug)]
@@ -82,6 +86,20 @@ impl Accounts {
         Self::counted(self.throttle.begin(username, addr).await)
     }
 
+    /// Records a refusal by the throttle in the account's history (at most once a
+    /// minute), when the name belongs to an account.
+    async fn record_throttled(&self, user: Option<Uuid>, client: &ClientInfo) -> Result<(), AuthError> {
+        if let Some(user) = user {
+            let now = now_micros();
+            let event = Event::new(EventKind::LoginThrottled, client, None);
+            let since = now.saturating_sub(micros(THROTTLED_EVENT_EVERY));
+            self.store
+                .record_event_once_since(user, &event, now, since)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Checks `password` against `stored` for a taken attempt: a right password is
     /// refused too when the name or address got locked meanwhile. `Ok(None)`: wrong
     /// password. With `upgrade`, a right password stored with weaker parameters comes
@@ -120,13 +138,24 @@ impl Accounts {
         field: &'static str,
         password: Password,
         addr: Option<IpAddr>,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let attempt = self.begin_attempt(&user.username, addr).await?;
+        let attempt = match self.begin_attempt(&user.username, addr).await {
+            Ok(attempt) => attempt,
+            Err(e) => {
+                if matches!(e, AuthError::Throttled { .. }) {
+                    self.record_throttled(Some(user.id), client).await?;
+                }
+                return Err(e);
+            }
+        };
         let stored = Some(user.password_hash.clone());
         match self.verify_attempt(attempt, password, stored, false).await? {
             Some(_) => Ok(()),
             None => {
                 tracing::info!(user_id = %user.id, "password re-check failed");
+                let event = Event::new(EventKind::LoginFailed, client, None);
+                self.store.record_event(user.id, &event, now_micros()).await?;
                 Err(crate::domain::Violation::new(field, "is incorrect").into())
             }
         }
@@ -137,6 +166,7 @@ impl Accounts {
         username: Username,
         password: Password,
         addr: Option<IpAddr>,
+        client: &ClientInfo,
     ) -> Result<UserRecord, AuthError> {
         self.throttle.check_registration(addr).await?;
         // Hash before looking at the name, so a taken name costs the same time.
@@ -147,7 +177,7 @@ impl Accounts {
             password_hash,
             create_time: now_micros(),
         };
-        self.store.create_user(&user, &username.key()).await?;
+        self.store.create_user(&user, &username.key(), client).await?;
         tracing::info!(user_id = %user.id, "user registered");
         Ok(user)
     }
@@ -159,17 +189,37 @@ impl Accounts {
         username: &str,
         password: Password,
         addr: Option<IpAddr>,
+        client: &ClientInfo,
     ) -> Result<Session, AuthError> {
-        // Counted before anything else, so a locked name costs no more than a refusal.
-        let attempt = self.begin_attempt(username, addr).await?;
-        let user = match Username::parse("username", username) {
-            Ok(name) => self.store.user_by_key(&name.key()).await?,
-            Err(_) => None,
+        let lookup = || async {
+            match Username::parse("username", username) {
+                Ok(name) => self.store.user_by_key(&name.key()).await,
+                Err(_) => Ok(None),
+            }
         };
+        // Counted before anything else, so a locked name costs no more than a refusal.
+        let attempt = match self.begin_attempt(username, addr).await {
+            Ok(attempt) => attempt,
+            Err(e) => {
+                if matches!(e, AuthError::Throttled { .. }) {
+                    // The owner sees that someone is guessing; unknown names record nothing.
+                    self.record_throttled(lookup().await?.map(|u| u.id), client)
+                        .await?;
+                }
+                return Err(e);
+            }
+        };
+        let user = lookup().await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let verified = self.verify_attempt(attempt, password, stored, true).await?;
         let (user, verified) = match (verified, user) {
             (Some(verified), Some(user)) => (user, verified),
+            (None, Some(user)) => {
+                tracing::info!("login failed");
+                let event = Event::new(EventKind::LoginFailed, client, None);
+                self.store.record_event(user.id, &event, now_micros()).await?;
+                return Err(AuthError::InvalidCredentials);
+            }
             _ => {
                 tracing::info!("login failed");
                 return Err(AuthError::InvalidCredentials);
@@ -200,6 +250,7 @@ impl Accounts {
                 &refresh.hash(),
                 now,
                 now.saturating_add(micros(lifetime)),
+                client,
             )
             .await?;
         tracing::info!(user_id = %user.id, "login");
@@ -229,7 +280,7 @@ impl Accounts {
     /// whole session (RFC 9700 §4.14.2): one of the two holders is not the user. A
     /// session older than its maximum lifetime is not refreshed, and no new token
     /// outlives it.
-    pub async fn refresh(&self, presented: &str) -> Result<Session, AuthError> {
+    pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<Session, AuthError> {
         let old = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
         let new = RefreshToken::generate();
         let now = now_micros();
@@ -237,7 +288,7 @@ impl Accounts {
         let max_lifetime = micros(self.session_max_lifetime);
         match self
             .store
-            .rotate(&old.hash(), &new.hash(), now, expire, max_lifetime)
+            .rotate(&old.hash(), &new.hash(), now, expire, max_lifetime, client)
             .await?
         {
             Rotation::Rotated {
@@ -259,9 +310,11 @@ impl Accounts {
 
     /// Ends the session of a refresh token. Succeeds for unknown tokens too (RFC 7009 §2.2),
     /// so logout cannot be used to probe tokens.
-    pub async fn logout(&self, presented: &str) -> Result<(), AuthError> {
+    pub async fn logout(&self, presented: &str, client: &ClientInfo) -> Result<(), AuthError> {
         if let Some(token) = RefreshToken::parse(presented) {
-            self.store.revoke_session_of(&token.hash(), now_micros()).await?;
+            self.store
+                .revoke_session_of(&token.hash(), now_micros(), client)
+                .await?;
         }
         Ok(())
     }
@@ -281,12 +334,14 @@ impl Accounts {
         }
     }
 
+    /// Changes the password after re-checking the current one (throttled), and ends
+    /// every session of the user; `session` is the caller's, for the history.
     pub async fn change_password(
         &self,
         user: &UserRecord,
         current: Password,
         new: Password,
-        addr: Option<IpAddr>,
+        origin: Origin<'_>,
     ) -> Result<(), AuthError> {
         if current.expose() == new.expose() {
             return Err(crate::domain::Violation::new(
@@ -295,20 +350,106 @@ impl Accounts {
             )
             .into());
         }
-        self.check_password(user, "current_password", current, addr)
+        self.check_password(user, "current_password", current, origin.addr, origin.client)
             .await?;
         let hash = self.hasher.hash(new).await?;
-        self.store.change_password(user.id, &hash, now_micros()).await?;
+        let event = Event::new(EventKind::PasswordChanged, origin.client, Some(origin.session));
+        self.store
+            .change_password(user.id, &hash, now_micros(), event)
+            .await?;
         tracing::info!(user_id = %user.id, "password changed; all sessions revoked");
         Ok(())
     }
 
-    pub async fn logout_all(&self, user: &UserRecord) -> Result<(), AuthError> {
+    pub async fn logout_all(&self, user: &UserRecord, origin: Origin<'_>) -> Result<(), AuthError> {
+        let event = Event::new(EventKind::LoggedOutAll, origin.client, Some(origin.session));
         let n = self
             .store
-            .revoke_all_sessions(user.id, now_micros(), "logout all")
+            .revoke_all_sessions(user.id, now_micros(), "logout all", event)
             .await?;
         tracing::info!(user_id = %user.id, sessions = n, "all sessions and access tokens revoked");
         Ok(())
     }
+
+    /// The oldest session start that is still within the maximum lifetime, at `now`.
+    fn oldest_live_start(&self, now: i64) -> i64 {
+        now.saturating_sub(micros(self.session_max_lifetime))
+    }
+
+    /// The user's live sessions, newest first, each with whether it is `current`.
+    pub async fn list_sessions(
+        &self,
+        user: &UserRecord,
+        current: Uuid,
+    ) -> Result<Vec<(SessionRecord, bool)>, AuthError> {
+        let now = now_micros();
+        let sessions = self
+            .store
+            .live_sessions(user.id, now, self.oldest_live_start(now))
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .map(|s| {
+                let is_current = s.id == current;
+                (s, is_current)
+            })
+            .collect())
+    }
+
+    /// Ends one of the user's live sessions; `NotFound` for another user's or an ended one.
+    pub async fn revoke_session(
+        &self,
+        user: &UserRecord,
+        session: Uuid,
+        origin: Origin<'_>,
+    ) -> Result<(), AuthError> {
+        let now = now_micros();
+        let event = Event::new(EventKind::SessionRevoked, origin.client, Some(session));
+        if !self
+            .store
+            .revoke_user_session(user.id, session, now, self.oldest_live_start(now), event)
+            .await?
+        {
+            return Err(AuthError::NotFound("session"));
+        }
+        tracing::info!(user_id = %user.id, "session revoked by its user");
+        Ok(())
+    }
+
+    /// A page of the user's security history, newest first.
+    pub async fn list_events(
+        &self,
+        user: &UserRecord,
+        after: Option<EventCursor>,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, AuthError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.store.list_events(user.id, after, limit).await
+    }
+
+    /// Deletes the account after re-checking the password (throttled like Login).
+    pub async fn delete_account(
+        &self,
+        user: &UserRecord,
+        password: Password,
+        origin: Origin<'_>,
+    ) -> Result<(), AuthError> {
+        self.check_password(user, "password", password, origin.addr, origin.client)
+            .await?;
+        let key = Username::parse("username", &user.username)
+            .map(|name| name.key())
+            .unwrap_or_else(|_| user.username.to_lowercase());
+        self.store.delete_account(user.id, &key, now_micros()).await?;
+        tracing::info!(user_id = %user.id, "account deleted");
+        Ok(())
+    }
+}
+
+/// Where a signed-in call came from: its address (for throttling), what the history
+/// records of it, and the caller's session.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub addr: Option<IpAddr>,
+    pub client: &'a ClientInfo,
+    pub session: Uuid,
 }

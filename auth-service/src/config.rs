@@ -71,6 +71,9 @@ pub struct Config {
     /// How often expired throttle rows, refresh tokens and sessions are deleted.
     #[arg(long, env = "PRUNE_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub prune_interval: Duration,
+    /// How long security events are kept before the pruner deletes them.
+    #[arg(long, env = "SECURITY_EVENT_RETENTION", default_value = "90d", value_parser = parse_duration)]
+    pub security_event_retention: Duration,
 }
 
 impl Config {
@@ -92,6 +95,7 @@ impl Config {
             throttle_window: self.login_failure_window.max(self.register_window),
             lockout_memory: crate::throttle::LOCKOUT_MEMORY,
             token_horizon: self.revocation_horizon(),
+            event_retention: self.security_event_retention,
             batch: crate::prune::BATCH,
         }
     }

@@ -13,6 +13,9 @@ pub enum AuthError {
     /// `ALREADY_EXISTS`.
     #[error("username is already taken")]
     UsernameTaken,
+    /// `NOT_FOUND`: absent, or another user's (the same answer).
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// `UNAUTHENTICATED`: one message for an unknown user and a wrong password.
     #[error("invalid username or password")]
     InvalidCredentials,
@@ -48,6 +51,7 @@ impl From<AuthError> for Status {
         match e {
             AuthError::InvalidArgument(v) => v.into(),
             AuthError::UsernameTaken => Status::already_exists(e.to_string()),
+            AuthError::NotFound(_) => Status::not_found(e.to_string()),
             AuthError::InvalidCredentials | AuthError::InvalidRefreshToken => {
                 Status::unauthenticated(e.to_string())
             }

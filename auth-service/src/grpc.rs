@@ -9,10 +9,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    accounts::{Accounts, Session},
+    accounts::{Accounts, Origin, Session},
     authn::{calling_service, signed_in},
     domain::{Password, Username, Violation},
     error::AuthError,
+    events::{ClientInfo, EventKind},
     revocation_feed::RevocationFeed,
     store::UserRecord,
 };
@@ -49,6 +50,12 @@ impl AuthGrpc {
     pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.proxies = proxies;
         self
+    }
+
+    /// What the security history records of the caller: address and user agent.
+    fn client_info<T>(&self, request: &Request<T>) -> ClientInfo {
+        let user_agent = request.metadata().get("user-agent").and_then(|v| v.to_str().ok());
+        ClientInfo::new(self.client_ip(request), user_agent)
     }
 
     /// The client's IP address, for throttling (see `common::client_addr`).
@@ -156,6 +163,76 @@ fn pair(session: Session) -> pb::TokenPair {
     }
 }
 
+/// Default and largest page of `ListSecurityEvents` (the contract's).
+const EVENT_PAGE_DEFAULT: usize = 50;
+const EVENT_PAGE_MAX: usize = 200;
+
+/// 0 means the default; above the maximum is lowered to it (AIP-158).
+fn event_page_size(size: i32) -> Result<usize, AuthError> {
+    match usize::try_from(size) {
+        Ok(0) => Ok(EVENT_PAGE_DEFAULT),
+        Ok(n) => Ok(n.min(EVENT_PAGE_MAX)),
+        Err(_) => Err(Violation::new("page_size", "must not be negative").into()),
+    }
+}
+
+/// `ListSecurityEvents` page tokens: where the last page ended, opaque to clients. They
+/// need no signature: the query is the caller's own history whatever the token says.
+mod event_page_token {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use uuid::Uuid;
+
+    use crate::{domain::Violation, error::AuthError, store::EventCursor};
+
+    pub fn encode((time, id): EventCursor) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{time}.{id}"))
+    }
+
+    pub fn decode(token: &str) -> Result<Option<EventCursor>, AuthError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let bad = || AuthError::from(Violation::new("page_token", "is not a token this service issued"));
+        let text = URL_SAFE_NO_PAD
+            .decode(token.as_bytes())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(bad)?;
+        let (time, id) = text.split_once('.').ok_or_else(bad)?;
+        Ok(Some((
+            time.parse().map_err(|_| bad())?,
+            Uuid::parse_str(id).map_err(|_| bad())?,
+        )))
+    }
+}
+
+fn event_kind_to_pb(kind: EventKind) -> pb::security_event::Kind {
+    use pb::security_event::Kind;
+    match kind {
+        EventKind::Registered => Kind::Registered,
+        EventKind::LoginSucceeded => Kind::LoginSucceeded,
+        EventKind::LoginFailed => Kind::LoginFailed,
+        EventKind::LoginThrottled => Kind::LoginThrottled,
+        EventKind::LoggedOut => Kind::LoggedOut,
+        EventKind::LoggedOutAll => Kind::LoggedOutAll,
+        EventKind::SessionRevoked => Kind::SessionRevoked,
+        EventKind::RefreshReuseDetected => Kind::RefreshReuseDetected,
+        EventKind::PasswordChanged => Kind::PasswordChanged,
+        EventKind::PasswordResetRequested => Kind::PasswordResetRequested,
+        EventKind::PasswordReset => Kind::PasswordReset,
+        EventKind::EmailChanged => Kind::EmailChanged,
+        EventKind::EmailVerified => Kind::EmailVerified,
+    }
+}
+
+/// A UUID field: required and well-formed.
+fn uuid_field(field: &'static str, value: &str) -> Result<uuid::Uuid, AuthError> {
+    if value.is_empty() {
+        return Err(Violation::new(field, "is required").into());
+    }
+    uuid::Uuid::parse_str(value).map_err(|_| Violation::new(field, "must be a UUID").into())
+}
+
 /// A token field: required, and bounded before anything parses it.
 fn token_field<'a>(field: &'static str, value: &'a str) -> Result<&'a str, AuthError> {
     if value.is_empty() {
@@ -174,10 +251,11 @@ impl AuthService for AuthGrpc {
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
         let addr = self.client_ip(&request);
+        let client = self.client_info(&request);
         let req = request.into_inner();
         let username = Username::parse("username", &req.username).map_err(AuthError::from)?;
         let password = Password::parse_new("password", req.password).map_err(AuthError::from)?;
-        let user = self.accounts.register(username, password, addr).await?;
+        let user = self.accounts.register(username, password, addr, &client).await?;
         Ok(Response::new(pb::RegisterResponse {
             user: Some(user_to_pb(&user)),
         }))
@@ -186,6 +264,7 @@ impl AuthService for AuthGrpc {
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::TokenPair>, Status> {
         let browser = is_browser(&request);
         let addr = self.client_ip(&request);
+        let client = self.client_info(&request);
         let req = request.into_inner();
         if req.username.is_empty() {
             return Err(AuthError::from(Violation::new("username", "is required")).into());
@@ -194,20 +273,23 @@ impl AuthService for AuthGrpc {
             return Err(AuthError::from(Violation::new("username", "is too long")).into());
         }
         let password = Password::parse_given("password", req.password).map_err(AuthError::from)?;
-        let session = self.accounts.login(&req.username, password, addr).await?;
+        let session = self
+            .accounts
+            .login(&req.username, password, addr, &client)
+            .await?;
         Ok(session_response(session, browser))
     }
 
     async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::TokenPair>, Status> {
         let token = presented_token(&request, &request.get_ref().refresh_token)?
             .ok_or(AuthError::InvalidRefreshToken)?;
-        let session = self.accounts.refresh(&token).await?;
+        let session = self.accounts.refresh(&token, &self.client_info(&request)).await?;
         Ok(session_response(session, is_browser(&request)))
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<()>, Status> {
         if let Some(token) = presented_token(&request, &request.get_ref().refresh_token)? {
-            self.accounts.logout(&token).await?;
+            self.accounts.logout(&token, &self.client_info(&request)).await?;
         }
         let mut response = Response::new(());
         if is_browser(&request) {
@@ -239,19 +321,122 @@ impl AuthService for AuthGrpc {
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<()>, Status> {
-        let caller = signed_in(&request)?.1.clone();
-        let addr = self.client_ip(&request);
-        let req = request.into_inner();
-        let current =
-            Password::parse_given("current_password", req.current_password).map_err(AuthError::from)?;
-        let new = Password::parse_new("new_password", req.new_password).map_err(AuthError::from)?;
-        self.accounts.change_password(&caller, current, new, addr).await?;
+        let (token, caller) = signed_in(&request)?;
+        let client = self.client_info(&request);
+        let origin = Origin {
+            addr: self.client_ip(&request),
+            client: &client,
+            session: token.session_id,
+        };
+        let req = request.get_ref();
+        let current = Password::parse_given("current_password", req.current_password.clone())
+            .map_err(AuthError::from)?;
+        let new = Password::parse_new("new_password", req.new_password.clone()).map_err(AuthError::from)?;
+        self.accounts
+            .change_password(caller, current, new, origin)
+            .await?;
         Ok(Response::new(()))
     }
 
     async fn logout_all(&self, request: Request<pb::LogoutAllRequest>) -> Result<Response<()>, Status> {
+        let (token, caller) = signed_in(&request)?;
+        let client = self.client_info(&request);
+        let origin = Origin {
+            addr: self.client_ip(&request),
+            client: &client,
+            session: token.session_id,
+        };
+        self.accounts.logout_all(caller, origin).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        let (token, caller) = signed_in(&request)?;
+        let sessions = self.accounts.list_sessions(caller, token.session_id).await?;
+        Ok(Response::new(pb::ListSessionsResponse {
+            sessions: sessions
+                .into_iter()
+                .map(|(s, current)| pb::Session {
+                    id: s.id.to_string(),
+                    create_time: Some(time::micros_to_timestamp(s.create_time)),
+                    last_refresh_time: Some(time::micros_to_timestamp(s.last_refresh_time)),
+                    expire_time: Some(time::micros_to_timestamp(s.expire_time)),
+                    client_address: s.client.address.unwrap_or_default(),
+                    user_agent: s.client.user_agent.unwrap_or_default(),
+                    current,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn revoke_session(
+        &self,
+        request: Request<pb::RevokeSessionRequest>,
+    ) -> Result<Response<()>, Status> {
+        let (token, caller) = signed_in(&request)?;
+        let session = uuid_field("session_id", &request.get_ref().session_id)?;
+        let client = self.client_info(&request);
+        let origin = Origin {
+            addr: self.client_ip(&request),
+            client: &client,
+            session: token.session_id,
+        };
+        self.accounts.revoke_session(caller, session, origin).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn list_security_events(
+        &self,
+        request: Request<pb::ListSecurityEventsRequest>,
+    ) -> Result<Response<pb::ListSecurityEventsResponse>, Status> {
         let (_, caller) = signed_in(&request)?;
-        self.accounts.logout_all(caller).await?;
+        let req = request.get_ref();
+        let size = event_page_size(req.page_size)?;
+        let after = event_page_token::decode(&req.page_token)?;
+        // One more than the page tells whether another follows.
+        let mut events = self.accounts.list_events(caller, after, size + 1).await?;
+        let next_page_token = if events.len() > size {
+            events.truncate(size);
+            events
+                .last()
+                .map(|e| event_page_token::encode((e.time, e.id)))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListSecurityEventsResponse {
+            events: events
+                .into_iter()
+                .map(|e| pb::SecurityEvent {
+                    id: e.id.to_string(),
+                    kind: event_kind_to_pb(e.kind) as i32,
+                    time: Some(time::micros_to_timestamp(e.time)),
+                    client_address: e.client.address.unwrap_or_default(),
+                    user_agent: e.client.user_agent.unwrap_or_default(),
+                    session_id: e.session_id.map(|s| s.to_string()).unwrap_or_default(),
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn delete_account(
+        &self,
+        request: Request<pb::DeleteAccountRequest>,
+    ) -> Result<Response<()>, Status> {
+        let (token, caller) = signed_in(&request)?;
+        let password =
+            Password::parse_given("password", request.get_ref().password.clone()).map_err(AuthError::from)?;
+        let client = self.client_info(&request);
+        let origin = Origin {
+            addr: self.client_ip(&request),
+            client: &client,
+            session: token.session_id,
+        };
+        self.accounts.delete_account(caller, password, origin).await?;
         Ok(Response::new(()))
     }
 

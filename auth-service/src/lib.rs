@@ -6,6 +6,7 @@
 //! - [`authn`]: the one authentication path, run before any handler.
 //! - [`grpc`]: the handlers: convert, call, map errors.
 //! - [`accounts`]: the use cases (register, login, refresh, revoke).
+//! - [`events`]: the security history's vocabulary (event kinds, client info).
 //! - [`domain`]: usernames, passwords, refresh tokens: only valid values.
 //! - [`password`]: argon2id on the blocking pool, bounded.
 //! - [`throttle`]: password-attempt and registration limits, kept in the database.
@@ -19,6 +20,7 @@ pub mod authn;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod password;
 pub mod prune;

@@ -26,6 +26,8 @@ pub struct PruneSettings {
     /// How long after an instant every access token issued before it has expired; a
     /// session stays this long after it ended, so what refers to it outlives its tokens.
     pub token_horizon: Duration,
+    /// How long security events are kept (`SECURITY_EVENT_RETENTION`).
+    pub event_retention: Duration,
     pub batch: i64,
 }
 
@@ -87,13 +89,25 @@ pub fn steps(settings: &PruneSettings, now: i64) -> Vec<PruneStep> {
                   AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id)",
             params: vec![token_cutoff],
         },
-        // A revocation matters while tokens of its session may be unexpired: the feed's
-        // snapshot reads no further back. (The counter row keeps the positions going.)
+        // The security history is kept for its retention, then goes.
+        PruneStep {
+            name: "security_events",
+            sql: "DELETE FROM security_events WHERE id IN ( \
+                    SELECT id FROM security_events WHERE event_time <= $2 LIMIT $1)",
+            params: vec![now.saturating_sub(micros(settings.event_retention))],
+        },
+        // A revocation matters while tokens of its session may be unexpired, an account
+        // deletion for as long as the feed repeats it: the feed's snapshot reads no
+        // further back. (The counter row keeps the positions going.)
         PruneStep {
             name: "revocation_log",
             sql: "DELETE FROM revocation_log WHERE seq IN ( \
-                    SELECT seq FROM revocation_log WHERE revoke_time <= $2 LIMIT $1)",
-            params: vec![token_cutoff],
+                    SELECT seq FROM revocation_log WHERE revoke_time <= $2 \
+                      AND (NOT account_deleted OR revoke_time <= $3) LIMIT $1)",
+            params: vec![
+                token_cutoff,
+                now.saturating_sub(micros(crate::revocation_feed::DELETION_RETENTION)),
+            ],
         },
     ]
 }

@@ -27,6 +27,14 @@ use crate::{
 
 /// How often the revocation log is read. Every read that succeeds is also the heartbeat.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How long an account deletion stays in every subscriber's first message, so a
+/// todo-service that was down or cut off when it happened still deletes the user's data.
+pub const DELETION_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
 /// Most log rows read at once; a longer backlog is read in several polls without a pause.
 const READ_LIMIT: i64 = 1000;
 
@@ -47,9 +55,10 @@ fn to_pb(batch: &[RevokedSession]) -> pb::RevocationBatch {
             .iter()
             .map(|r| pb::Revocation {
                 user_id: r.user_id.to_string(),
-                session_id: r.session_id.to_string(),
+                session_id: r.session_id.map(|s| s.to_string()).unwrap_or_default(),
                 sequence: r.seq,
                 revoke_time: Some(micros_to_timestamp(r.revoke_time)),
+                account_deleted: r.account_deleted,
             })
             .collect(),
     }
@@ -123,7 +132,10 @@ impl RevocationFeed {
         let horizon = i64::try_from(self.horizon.as_micros()).unwrap_or(i64::MAX);
         let snapshot = self
             .store
-            .revocations_since(now_micros().saturating_sub(horizon))
+            .revocations_since(
+                now_micros().saturating_sub(horizon),
+                now_micros().saturating_sub(micros(DELETION_RETENTION)),
+            )
             .await?;
         let (out, stream) = mpsc::channel(16);
         let mut draining = self.draining.clone();

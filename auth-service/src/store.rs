@@ -1,15 +1,27 @@
 //! All SQL of the auth-service. Runtime queries through sqlx's `Any` driver, the same
-//! text for SQLite and PostgreSQL (see `common::db`). The throttle's statements are in
-//! [`throttle`].
+//! text for SQLite and PostgreSQL (see `common::db`). By concern: the throttle's
+//! statements in `throttle`, the revocation log in `revocations`, the security history
+//! in `events`, the user's own sessions and account deletion in `account`.
 
+mod account;
+mod events;
+mod revocations;
 mod throttle;
 
+pub use account::SessionRecord;
+pub use events::{EventCursor, EventRecord};
+pub use revocations::RevokedSession;
 pub use throttle::{Attempt, Budget};
+
+use revocations::end_sessions_in;
 
 use sqlx::{AnyPool, Row, any::AnyRow};
 use uuid::Uuid;
 
-use crate::error::AuthError;
+use crate::{
+    error::AuthError,
+    events::{ClientInfo, Event, EventKind},
+};
 
 /// A stored user.
 #[derive(Debug, Clone)]
@@ -18,17 +30,6 @@ pub struct UserRecord {
     pub username: String,
     pub password_hash: String,
     pub create_time: i64,
-}
-
-/// An ended session, as the revocation feed carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevokedSession {
-    /// Position in the revocation log, in commit order.
-    pub seq: i64,
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-    /// Microseconds since the epoch.
-    pub revoke_time: i64,
 }
 
 /// What presenting a refresh token did.
@@ -54,7 +55,7 @@ pub struct Store {
 }
 
 /// A stored id column as a `Uuid`; a malformed one is the database's fault, not the caller's.
-fn uuid_column(row: &AnyRow, column: &str) -> Result<Uuid, AuthError> {
+pub(crate) fn uuid_column(row: &AnyRow, column: &str) -> Result<Uuid, AuthError> {
     let text: String = row.try_get(column)?;
     Uuid::parse_str(&text).map_err(|e| AuthError::Internal(format!("stored {column}: {e}")))
 }
@@ -79,8 +80,14 @@ impl Store {
         &self.pool
     }
 
-    /// Inserts a user; `UsernameTaken` if the case-folded name exists.
-    pub async fn create_user(&self, user: &UserRecord, username_key: &str) -> Result<(), AuthError> {
+    /// Inserts a user and records `REGISTERED`; `UsernameTaken` if the case-folded name exists.
+    pub async fn create_user(
+        &self,
+        user: &UserRecord,
+        username_key: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let mut tx = common::db::begin_write(&self.pool).await?;
         sqlx::query(
             "INSERT INTO users (id, username, username_key, password_hash, create_time, update_time) \
              VALUES ($1, $2, $3, $4, $5, $5)",
@@ -90,7 +97,7 @@ impl Store {
         .bind(username_key)
         .bind(&user.password_hash)
         .bind(user.create_time)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| {
             if common::db::is_unique_violation(&e) {
@@ -99,6 +106,9 @@ impl Store {
                 e.into()
             }
         })?;
+        let event = Event::new(EventKind::Registered, client, None);
+        events::insert_event(&mut tx, &user.id.to_string(), &event, user.create_time).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -139,7 +149,8 @@ impl Store {
         .transpose()
     }
 
-    /// Starts a session (a refresh-token family) with its first refresh token.
+    /// Starts a session (a refresh-token family) with its first refresh token, and records
+    /// `LOGIN_SUCCEEDED`: both or neither.
     pub async fn create_session(
         &self,
         user_id: Uuid,
@@ -147,15 +158,23 @@ impl Store {
         token_hash: &str,
         now: i64,
         expire_time: i64,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
+        let session = session_id;
         let session_id = session_id.to_string();
         let mut tx = common::db::begin_write(&self.pool).await?;
-        sqlx::query("INSERT INTO sessions (id, user_id, create_time) VALUES ($1, $2, $3)")
-            .bind(&session_id)
-            .bind(user_id.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, create_time, client_address, user_agent) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session_id)
+        .bind(user_id.to_string())
+        .bind(now)
+        .bind(client.address.clone())
+        .bind(client.user_agent.clone())
+        .execute(&mut *tx)
+        .await?;
+        let event = Event::new(EventKind::LoginSucceeded, client, Some(session));
+        events::insert_event(&mut tx, &user_id.to_string(), &event, now).await?;
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, session_id, create_time, expire_time) VALUES ($1, $2, $3, $4)",
         )
@@ -183,6 +202,7 @@ impl Store {
         now: i64,
         expire_time: i64,
         max_lifetime: i64,
+        client: &ClientInfo,
     ) -> Result<Rotation, AuthError> {
         let session_cutoff = now.saturating_sub(max_lifetime);
         let mut tx = common::db::begin_write(&self.pool).await?;
@@ -217,6 +237,11 @@ impl Store {
             .bind(expire_time)
             .execute(&mut *tx)
             .await?;
+            sqlx::query("UPDATE sessions SET last_refresh_time = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&session_id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             return Ok(Rotation::Rotated {
                 user_id: uuid_column(&user, "id")?,
@@ -233,9 +258,10 @@ impl Store {
             .end_sessions(
                 "WHERE revoke_time IS NULL AND id IN \
                    (SELECT session_id FROM refresh_tokens WHERE token_hash = $3 AND use_time IS NOT NULL)",
-                old_hash,
+                &[old_hash],
                 now,
                 "refresh token reused",
+                Some(Event::new(EventKind::RefreshReuseDetected, client, None)),
             )
             .await?;
         if reused > 0 {
@@ -263,35 +289,40 @@ impl Store {
 
     /// Ends the session a refresh token belongs to, and its access tokens. Unknown tokens
     /// are ignored.
-    pub async fn revoke_session_of(&self, token_hash: &str, now: i64) -> Result<(), AuthError> {
+    pub async fn revoke_session_of(
+        &self,
+        token_hash: &str,
+        now: i64,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         self.end_sessions(
             "WHERE revoke_time IS NULL AND id IN (SELECT session_id FROM refresh_tokens WHERE token_hash = $3)",
-            token_hash,
+            &[token_hash],
             now,
             "logout",
+            Some(Event::new(EventKind::LoggedOut, client, None)),
         )
         .await?;
         Ok(())
     }
 
-    /// Ends every open session of the user, and so every access token issued until now.
-    pub async fn revoke_all_sessions(&self, user_id: Uuid, now: i64, reason: &str) -> Result<u64, AuthError> {
+    /// Ends every open session of the user, and so every access token issued until now;
+    /// `event` is recorded with it.
+    pub async fn revoke_all_sessions(
+        &self,
+        user_id: Uuid,
+        now: i64,
+        reason: &str,
+        event: Event<'_>,
+    ) -> Result<u64, AuthError> {
         self.end_sessions(
             "WHERE revoke_time IS NULL AND user_id = $3",
-            &user_id.to_string(),
+            &[&user_id.to_string()],
             now,
             reason,
+            Some(event),
         )
         .await
-    }
-
-    /// Ends the open sessions `filter` selects (`$3` is `arg`) and logs each for the
-    /// revocation feed, in one transaction: a session is ended exactly when the feed says so.
-    async fn end_sessions(&self, filter: &str, arg: &str, now: i64, reason: &str) -> Result<u64, AuthError> {
-        let mut tx = common::db::begin_write(&self.pool).await?;
-        let ended = end_sessions_in(&mut tx, filter, arg, now, reason).await?;
-        tx.commit().await?;
-        Ok(ended)
     }
 
     /// Replaces the password hash and revokes every session, atomically.
@@ -300,6 +331,7 @@ impl Store {
         user_id: Uuid,
         password_hash: &str,
         now: i64,
+        event: Event<'_>,
     ) -> Result<(), AuthError> {
         let mut tx = common::db::begin_write(&self.pool).await?;
         sqlx::query("UPDATE users SET password_hash = $1, update_time = $2 WHERE id = $3")
@@ -311,98 +343,15 @@ impl Store {
         end_sessions_in(
             &mut tx,
             "WHERE revoke_time IS NULL AND user_id = $3",
-            &user_id.to_string(),
+            &[&user_id.to_string()],
             now,
             "password changed",
+            None,
         )
         .await?;
+        // Recorded whether or not a session was open (the one that asked may be gone).
+        events::insert_event(&mut tx, &user_id.to_string(), &event, now).await?;
         tx.commit().await?;
         Ok(())
     }
-
-    /// The newest position in the revocation log (0 when it is empty).
-    pub async fn last_revocation_seq(&self) -> Result<i64, AuthError> {
-        let row = sqlx::query("SELECT last_seq FROM revocation_counter WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("last_seq")?)
-    }
-
-    /// Up to `limit` revocations after position `seq`, in order. Positions become visible
-    /// in commit order (see the migration), so reading on from the last one seen misses
-    /// nothing, however late a transaction commits.
-    pub async fn revocations_after(&self, seq: i64, limit: i64) -> Result<Vec<RevokedSession>, AuthError> {
-        let rows = sqlx::query(
-            "SELECT seq, user_id, session_id, revoke_time FROM revocation_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(seq)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(revoked_from_row).collect()
-    }
-
-    /// Every revocation made at or after `since` (micros), in order: the feed's snapshot.
-    pub async fn revocations_since(&self, since: i64) -> Result<Vec<RevokedSession>, AuthError> {
-        let rows = sqlx::query(
-            "SELECT seq, user_id, session_id, revoke_time FROM revocation_log WHERE revoke_time >= $1 ORDER BY seq",
-        )
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(revoked_from_row).collect()
-    }
-}
-
-fn revoked_from_row(row: &AnyRow) -> Result<RevokedSession, AuthError> {
-    Ok(RevokedSession {
-        seq: row.try_get("seq")?,
-        user_id: uuid_column(row, "user_id")?,
-        session_id: uuid_column(row, "session_id")?,
-        revoke_time: row.try_get("revoke_time")?,
-    })
-}
-
-/// Ends the open sessions `filter` selects (`$3` is `arg`) inside `tx`, and appends each to
-/// the revocation log. The positions come from the counter row, whose lock is held until
-/// `tx` commits: concurrent revocations take positions in the order they commit.
-async fn end_sessions_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    filter: &str,
-    arg: &str,
-    now: i64,
-    reason: &str,
-) -> Result<u64, AuthError> {
-    let ended = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE sessions SET revoke_time = $1, revoke_reason = $2 {filter} RETURNING id, user_id"
-    )))
-    .bind(now)
-    .bind(reason)
-    .bind(arg)
-    .fetch_all(&mut **tx)
-    .await?;
-    if ended.is_empty() {
-        return Ok(0);
-    }
-    let count = i64::try_from(ended.len()).unwrap_or(i64::MAX);
-    let last: i64 =
-        sqlx::query("UPDATE revocation_counter SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq")
-            .bind(count)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("last_seq")?;
-    for (seq, row) in (last - count + 1..).zip(&ended) {
-        let session_id: String = row.try_get("id")?;
-        let user_id: String = row.try_get("user_id")?;
-        sqlx::query(
-            "INSERT INTO revocation_log (seq, user_id, session_id, revoke_time) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(seq)
-        .bind(user_id)
-        .bind(session_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(ended.len() as u64)
 }

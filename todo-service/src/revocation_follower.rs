@@ -9,13 +9,17 @@
 //! fail with `UNAVAILABLE` when that cannot be asked either: revocation is never
 //! silently skipped.
 //!
+//! A deleted account comes through the same feed: its tokens are refused and its todos
+//! deleted, once per process; the source repeats deletions in every first message for
+//! 30 days, so a todo-service that was down or cut off applies them when it reconnects.
+//!
 //! Worst case from a revocation's commit to its refusal here, in every failure mode
 //! (SECURITY.md): the poll interval while the feed is current; `STALE_AFTER` plus the
 //! fallback's timeout when the source stops reading or cannot be reached (cut from its
 //! database, stalled), and at once when the stream breaks (the source killed).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
@@ -29,7 +33,7 @@ use todo_grpc_proto::auth::v1::{self as authpb, auth_service_client::AuthService
 use tonic::{Code, Status, transport::Channel};
 use uuid::Uuid;
 
-use crate::error::TodoError;
+use crate::{error::TodoError, store::Store};
 
 /// Silence longer than this means the source is not reading its log (it sends after
 /// every read, once a second).
@@ -48,6 +52,10 @@ pub struct Revocations {
     auth: Option<AuthServiceClient<Channel>>,
     /// Ended sessions, with when this service learnt of them.
     ended: RwLock<HashMap<Uuid, Instant>>,
+    /// Deleted accounts: their tokens are refused whatever their session.
+    deleted: RwLock<HashMap<Uuid, Instant>>,
+    /// Deleted accounts whose todos this process has deleted.
+    applied: Mutex<HashSet<Uuid>>,
     /// Our own clock, so freshness never depends on the source's.
     epoch: Instant,
     /// When the feed last spoke (micros since `epoch`); 0 while it is not current.
@@ -77,6 +85,8 @@ impl Revocations {
         Ok(Arc::new(Self {
             auth,
             ended: RwLock::new(HashMap::new()),
+            deleted: RwLock::new(HashMap::new()),
+            applied: Mutex::new(HashSet::new()),
             epoch: Instant::now(),
             last_heard: AtomicU64::new(0),
             fallback_cache: Mutex::new(HashMap::new()),
@@ -85,13 +95,17 @@ impl Revocations {
     }
 
     /// Follows the auth-service's feed until aborted, reconnecting with back-off.
-    pub fn start(self: &Arc<Self>, tokens: Arc<AccessTokens>) -> Option<tokio::task::JoinHandle<()>> {
+    pub fn start(
+        self: &Arc<Self>,
+        tokens: Arc<AccessTokens>,
+        store: Store,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         let mut client = self.auth.clone()?;
         let this = self.clone();
         Some(tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
-                let result = this.follow(&mut client, &tokens).await;
+                let result = this.follow(&mut client, &tokens, &store).await;
                 // Whatever ended the stream, the feed is not current until the next one speaks.
                 this.last_heard.store(0, Ordering::Relaxed);
                 match result {
@@ -112,6 +126,7 @@ impl Revocations {
         &self,
         client: &mut AuthServiceClient<Channel>,
         tokens: &AccessTokens,
+        store: &Store,
     ) -> Result<bool, Status> {
         let token = tokens
             .issue_service_token("todo-service")
@@ -129,6 +144,9 @@ impl Revocations {
                 return Ok(spoke);
             };
             self.apply(&batch);
+            // Before the feed counts as heard from again: a deletion not applied (the
+            // database down) ends the stream, and the next first message repeats it.
+            self.delete_accounts(&batch, store).await?;
             if !spoke {
                 tracing::info!(
                     ended_sessions = batch.revocations.len(),
@@ -144,15 +162,50 @@ impl Revocations {
     fn apply(&self, batch: &authpb::RevocationBatch) {
         let now = Instant::now();
         if !batch.revocations.is_empty()
-            && let Ok(mut ended) = self.ended.write()
+            && let (Ok(mut ended), Ok(mut deleted)) = (self.ended.write(), self.deleted.write())
         {
             for r in &batch.revocations {
                 if let Ok(session) = Uuid::parse_str(&r.session_id) {
                     ended.entry(session).or_insert(now);
                 }
+                if r.account_deleted
+                    && let Ok(user) = Uuid::parse_str(&r.user_id)
+                {
+                    deleted.entry(user).or_insert(now);
+                }
             }
             ended.retain(|_, at| now.duration_since(*at) < KEEP);
+            deleted.retain(|_, at| now.duration_since(*at) < KEEP);
         }
+        self.heard(now);
+    }
+
+    /// Deletes the data of every deleted account in `batch` this process has not yet.
+    async fn delete_accounts(&self, batch: &authpb::RevocationBatch, store: &Store) -> Result<(), Status> {
+        for r in batch.revocations.iter().filter(|r| r.account_deleted) {
+            let Ok(user) = Uuid::parse_str(&r.user_id) else {
+                continue;
+            };
+            if self.applied.lock().map(|a| a.contains(&user)).unwrap_or(false) {
+                continue;
+            }
+            match store.delete_user(user).await {
+                Ok(todos) => {
+                    tracing::info!(user_id = %user, todos, "deleted account's todos deleted");
+                    if let Ok(mut applied) = self.applied.lock() {
+                        applied.insert(user);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(user_id = %user, error = %e, "cannot delete a deleted account's todos yet");
+                    return Err(Status::unavailable("deleting a deleted account's todos failed"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn heard(&self, now: Instant) {
         let micros = u64::try_from(now.duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX);
         self.last_heard.store(micros.max(1), Ordering::Relaxed);
     }
@@ -174,7 +227,12 @@ impl Revocations {
             .read()
             .map(|ended| ended.contains_key(&user.session_id))
             .unwrap_or(false);
-        if ended {
+        let deleted = self
+            .deleted
+            .read()
+            .map(|deleted| deleted.contains_key(&user.user_id))
+            .unwrap_or(false);
+        if ended || deleted {
             return Err(TodoError::Unauthenticated("access token revoked".into()));
         }
         if self.current() {

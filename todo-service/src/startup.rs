@@ -26,16 +26,14 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         previous.iter().map(|s| s.derive("page-token")).collect(),
     );
     let revocations = Revocations::new(config.auth_service_url.as_deref()).map_err(StartupError::Other)?;
-    let feed_task = revocations.start(tokens.clone());
+    let store = Store::new(pool.clone(), config.create_limits());
+    let feed_task = revocations.start(tokens.clone(), store.clone());
     if feed_task.is_none() {
         tracing::warn!("AUTH_SERVICE_URL is not set: revoked tokens stay valid here until they expire");
     }
     let service = common::bearer::Authenticated::new(
-        TodoServiceServer::new(TodoGrpc::new(
-            Store::new(pool.clone(), config.create_limits()),
-            page_tokens,
-        ))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        TodoServiceServer::new(TodoGrpc::new(store, page_tokens))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
         TodoAuth::new(tokens, revocations),
     );
 

@@ -247,4 +247,21 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+
+    /// Deletes everything of a deleted account: its todos and its quota row. Deleting
+    /// again finds nothing and changes nothing.
+    pub async fn delete_user(&self, user_id: Uuid) -> Result<u64, TodoError> {
+        let user = user_id.to_string();
+        let mut tx = common::db::begin_write(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM todos WHERE user_id = $1")
+            .bind(&user)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM todo_quotas WHERE user_id = $1")
+            .bind(&user)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
 }

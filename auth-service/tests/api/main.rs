@@ -2,6 +2,7 @@
 //! database per test (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set), called
 //! through the generated client.
 
+mod account;
 mod browser;
 mod faults;
 mod feed;
