@@ -68,6 +68,11 @@ impl TestPair {
         (server, client)
     }
 
+    /// The todo-service's database, to look at what it holds.
+    pub fn todo_db_url(&self) -> String {
+        self._dbs.1.url.clone()
+    }
+
     pub fn into_parts(self) -> TestPairParts {
         TestPairParts {
             auth_server: self._auth_server,

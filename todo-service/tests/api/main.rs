@@ -2,6 +2,7 @@
 //! the auth-service, use the token at the todo-service. Fresh databases per test
 //! (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set).
 
+mod account_deletion;
 mod authentication;
 mod bounds;
 mod crud;

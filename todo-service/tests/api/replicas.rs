@@ -153,3 +153,112 @@ async fn replicas_share_everything_through_the_database() {
         start.elapsed()
     );
 }
+
+/// Issue 14, across replicas: a session ended on one auth replica is refused at every
+/// todo replica, and a deletion on one reaches every todo replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_deletions_cross_replicas() {
+    if testkit::postgres_url().is_none() {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set (replicas need a shared PostgreSQL)");
+        return;
+    }
+    let auth_db = TestDb::new(Backend::Postgres).await;
+    let todo_db = TestDb::new(Backend::Postgres).await;
+    let auth_a = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
+    let auth_b = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
+    let mut todos = Vec::new();
+    let mut todo_servers = Vec::new();
+    for auth in [&auth_a, &auth_b] {
+        let mut config = todo_config(&todo_db.url);
+        config.auth_service_url = Some(auth.url());
+        let server = spawn_todo(config).await;
+        todos.push(TodoServiceClient::new(testkit::channel(server.addr).await));
+        todo_servers.push(server);
+    }
+    let mut a = testkit::auth_client(auth_a.addr).await;
+    let mut b = testkit::auth_client(auth_b.addr).await;
+    let keep = testkit::register_and_login(&mut a, "xena", "replicated password").await;
+    let end = b
+        .login(authpb::LoginRequest {
+            username: "xena".into(),
+            password: "replicated password".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for todo in &mut todos {
+        todo.create_todo(bearer(
+            pb::CreateTodoRequest {
+                title: "replicated".into(),
+                description: String::new(),
+            },
+            &keep.access_token,
+        ))
+        .await
+        .unwrap();
+    }
+    let sid = testkit::jwt_claims(&end.access_token)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    b.revoke_session(bearer(
+        authpb::RevokeSessionRequest { session_id: sid },
+        &keep.access_token,
+    ))
+    .await
+    .unwrap();
+    let refused_everywhere = |token: String, todos: Vec<TodoServiceClient<tonic::transport::Channel>>| async move {
+        let start = Instant::now();
+        for mut todo in todos {
+            loop {
+                match todo
+                    .list_todos(bearer(pb::ListTodosRequest::default(), &token))
+                    .await
+                {
+                    Err(s) if s.code() == Code::Unauthenticated => break,
+                    _ if start.elapsed() > Duration::from_secs(5) => {
+                        panic!("not refused at every replica in 5 s")
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        }
+        start.elapsed()
+    };
+    let took = refused_everywhere(end.access_token.clone(), todos.clone()).await;
+    eprintln!("RevokeSession on replica B refused at both todo replicas after {took:?}");
+    for todo in &mut todos {
+        todo.list_todos(bearer(pb::ListTodosRequest::default(), &keep.access_token))
+            .await
+            .expect("the other session goes on at every replica");
+    }
+
+    a.delete_account(bearer(
+        authpb::DeleteAccountRequest {
+            password: "replicated password".into(),
+        },
+        &keep.access_token,
+    ))
+    .await
+    .unwrap();
+    let took = refused_everywhere(keep.access_token.clone(), todos.clone()).await;
+    eprintln!("DeleteAccount on replica A refused at both todo replicas after {took:?}");
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&todo_db.url).await.unwrap();
+    let start = Instant::now();
+    loop {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM todos")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::Row::get(&row, "n");
+        if n == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{n} todos of a deleted account left"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
