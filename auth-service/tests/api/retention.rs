@@ -165,6 +165,18 @@ async fn pruning_removes_stale_rows_and_keeps_live_ones(backend: Backend) {
     let live_revocations = keys(&db, "SELECT session_id FROM revocation_log WHERE seq > 0").await;
     assert_eq!(live_revocations.len(), 1);
 
+    // Security events past their retention go; the login's events from just now stay.
+    let live_events = keys(&db, "SELECT id FROM security_events").await;
+    assert!(!live_events.is_empty());
+    sqlx::query(
+        "INSERT INTO security_events (id, user_id, kind, event_time) VALUES ('old-event', $1, 'LOGIN_FAILED', $2)",
+    )
+    .bind(user)
+    .bind(now - 91 * DAY)
+    .execute(&db)
+    .await
+    .unwrap();
+
     let mut settings = testkit::auth_config(&app._db.url).prune();
     settings.batch = 2;
     let deleted = auth_service::prune::prune_once(&db, &settings).await.unwrap();
@@ -174,6 +186,7 @@ async fn pruning_removes_stale_rows_and_keeps_live_ones(backend: Backend) {
             ("login_throttle", 7),
             ("refresh_tokens", 5),
             ("sessions", 2),
+            ("security_events", 1),
             ("revocation_log", 1)
         ],
         "rows deleted per step"
@@ -203,6 +216,7 @@ async fn pruning_removes_stale_rows_and_keeps_live_ones(backend: Backend) {
         tokens_kept
     );
 
+    assert_eq!(keys(&db, "SELECT id FROM security_events").await, live_events);
     assert_eq!(
         keys(&db, "SELECT session_id FROM revocation_log").await,
         live_revocations,
