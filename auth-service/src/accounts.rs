@@ -341,7 +341,7 @@ impl Accounts {
         user: &UserRecord,
         current: Password,
         new: Password,
-        origin: Origin<'_>,
+        origin: &Origin,
     ) -> Result<(), AuthError> {
         if current.expose() == new.expose() {
             return Err(crate::domain::Violation::new(
@@ -350,10 +350,10 @@ impl Accounts {
             )
             .into());
         }
-        self.check_password(user, "current_password", current, origin.addr, origin.client)
+        self.check_password(user, "current_password", current, origin.addr, &origin.client)
             .await?;
         let hash = self.hasher.hash(new).await?;
-        let event = Event::new(EventKind::PasswordChanged, origin.client, Some(origin.session));
+        let event = Event::new(EventKind::PasswordChanged, &origin.client, Some(origin.session));
         self.store
             .change_password(user.id, &hash, now_micros(), event)
             .await?;
@@ -361,8 +361,8 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn logout_all(&self, user: &UserRecord, origin: Origin<'_>) -> Result<(), AuthError> {
-        let event = Event::new(EventKind::LoggedOutAll, origin.client, Some(origin.session));
+    pub async fn logout_all(&self, user: &UserRecord, origin: &Origin) -> Result<(), AuthError> {
+        let event = Event::new(EventKind::LoggedOutAll, &origin.client, Some(origin.session));
         let n = self
             .store
             .revoke_all_sessions(user.id, now_micros(), "logout all", event)
@@ -401,10 +401,10 @@ impl Accounts {
         &self,
         user: &UserRecord,
         session: Uuid,
-        origin: Origin<'_>,
+        origin: &Origin,
     ) -> Result<(), AuthError> {
         let now = now_micros();
-        let event = Event::new(EventKind::SessionRevoked, origin.client, Some(session));
+        let event = Event::new(EventKind::SessionRevoked, &origin.client, Some(session));
         if !self
             .store
             .revoke_user_session(user.id, session, now, self.oldest_live_start(now), event)
@@ -432,9 +432,9 @@ impl Accounts {
         &self,
         user: &UserRecord,
         password: Password,
-        origin: Origin<'_>,
+        origin: &Origin,
     ) -> Result<(), AuthError> {
-        self.check_password(user, "password", password, origin.addr, origin.client)
+        self.check_password(user, "password", password, origin.addr, &origin.client)
             .await?;
         let key = Username::parse("username", &user.username)
             .map(|name| name.key())
@@ -447,9 +447,9 @@ impl Accounts {
 
 /// Where a signed-in call came from: its address (for throttling), what the history
 /// records of it, and the caller's session.
-#[derive(Debug, Clone, Copy)]
-pub struct Origin<'a> {
+#[derive(Debug, Clone)]
+pub struct Origin {
     pub addr: Option<IpAddr>,
-    pub client: &'a ClientInfo,
+    pub client: ClientInfo,
     pub session: Uuid,
 }

@@ -52,6 +52,15 @@ impl AuthGrpc {
         self
     }
 
+    /// Where a signed-in call came from, for the throttle and the history.
+    fn origin<T>(&self, request: &Request<T>, session: uuid::Uuid) -> Origin {
+        Origin {
+            addr: self.client_ip(request),
+            client: self.client_info(request),
+            session,
+        }
+    }
+
     /// What the security history records of the caller: address and user agent.
     fn client_info<T>(&self, request: &Request<T>) -> ClientInfo {
         let user_agent = request.metadata().get("user-agent").and_then(|v| v.to_str().ok());
@@ -322,31 +331,21 @@ impl AuthService for AuthGrpc {
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<()>, Status> {
         let (token, caller) = signed_in(&request)?;
-        let client = self.client_info(&request);
-        let origin = Origin {
-            addr: self.client_ip(&request),
-            client: &client,
-            session: token.session_id,
-        };
+        let origin = self.origin(&request, token.session_id);
         let req = request.get_ref();
         let current = Password::parse_given("current_password", req.current_password.clone())
             .map_err(AuthError::from)?;
         let new = Password::parse_new("new_password", req.new_password.clone()).map_err(AuthError::from)?;
         self.accounts
-            .change_password(caller, current, new, origin)
+            .change_password(caller, current, new, &origin)
             .await?;
         Ok(Response::new(()))
     }
 
     async fn logout_all(&self, request: Request<pb::LogoutAllRequest>) -> Result<Response<()>, Status> {
         let (token, caller) = signed_in(&request)?;
-        let client = self.client_info(&request);
-        let origin = Origin {
-            addr: self.client_ip(&request),
-            client: &client,
-            session: token.session_id,
-        };
-        self.accounts.logout_all(caller, origin).await?;
+        let origin = self.origin(&request, token.session_id);
+        self.accounts.logout_all(caller, &origin).await?;
         Ok(Response::new(()))
     }
 
@@ -378,13 +377,8 @@ impl AuthService for AuthGrpc {
     ) -> Result<Response<()>, Status> {
         let (token, caller) = signed_in(&request)?;
         let session = uuid_field("session_id", &request.get_ref().session_id)?;
-        let client = self.client_info(&request);
-        let origin = Origin {
-            addr: self.client_ip(&request),
-            client: &client,
-            session: token.session_id,
-        };
-        self.accounts.revoke_session(caller, session, origin).await?;
+        let origin = self.origin(&request, token.session_id);
+        self.accounts.revoke_session(caller, session, &origin).await?;
         Ok(Response::new(()))
     }
 
@@ -430,13 +424,8 @@ impl AuthService for AuthGrpc {
         let (token, caller) = signed_in(&request)?;
         let password =
             Password::parse_given("password", request.get_ref().password.clone()).map_err(AuthError::from)?;
-        let client = self.client_info(&request);
-        let origin = Origin {
-            addr: self.client_ip(&request),
-            client: &client,
-            session: token.session_id,
-        };
-        self.accounts.delete_account(caller, password, origin).await?;
+        let origin = self.origin(&request, token.session_id);
+        self.accounts.delete_account(caller, password, &origin).await?;
         Ok(Response::new(()))
     }
 
