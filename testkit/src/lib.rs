@@ -3,22 +3,26 @@
 //! - [`Backend`] and [`TestDb`]: a fresh database per test, SQLite always, PostgreSQL
 //!   when `TEST_POSTGRES_URL` is set (dropped again when the test ends).
 //! - [`spawn_auth`]: a real auth-service on `127.0.0.1:0`, ready when it returns.
-//! - [`TcpProxy`]: stands between a service and PostgreSQL, and can be cut.
+//! - [`TcpProxy`]: stands between a service and its database or peer, and can be cut
+//!   or stalled.
+//! - [`call_raw`], [`reflected_methods`], [`jwt_claims`]: any method by name, the methods
+//!   reflection lists, the claims of an issued token.
 //! - [`both_backends!`]: runs one async test body against each backend.
 
+mod grpc;
 pub mod h2raw;
+mod proxy;
 pub mod web;
+
+pub use grpc::{call_raw, jwt_claims, reflected_methods, reflected_services, reflected_services_v1};
+pub use proxy::{ProxyState, TcpProxy};
 
 use std::{net::SocketAddr, time::Duration};
 
 use auth_service::Config as AuthConfig;
 use clap::Parser;
 use todo_grpc_proto::auth::v1::{self as authpb, auth_service_client::AuthServiceClient};
-use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::{oneshot, watch},
-    task::JoinHandle,
-};
+use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, Status, transport::Channel};
 
 /// The secret every test service shares (32+ bytes).
@@ -406,97 +410,6 @@ impl ChildService {
     }
 }
 
-/// What a [`TcpProxy`] does with traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProxyState {
-    /// Forwards both ways.
-    Up,
-    /// Holds every connection open and forwards nothing, as a network that drops
-    /// packets does: nothing fails, nothing arrives.
-    Stalled,
-    /// Closes every connection, and new ones at once: the target "goes away".
-    Down,
-}
-
-/// A TCP proxy to `target` that can be cut, stalled and restored.
-pub struct TcpProxy {
-    pub addr: SocketAddr,
-    state: watch::Sender<ProxyState>,
-    task: JoinHandle<()>,
-}
-
-/// Copies `from` to `to` while the proxy is up; waits while it is stalled.
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut state: watch::Receiver<ProxyState>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        match state.wait_for(|s| *s != ProxyState::Stalled).await.map(|s| *s) {
-            Ok(ProxyState::Up) => {}
-            _ => return,
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
-}
-
-impl TcpProxy {
-    pub async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy addr");
-        let (state, state_rx) = watch::channel(ProxyState::Up);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                if *state_rx.borrow() == ProxyState::Down {
-                    drop(inbound);
-                    continue;
-                }
-                let mut down = state_rx.clone();
-                let state_rx = state_rx.clone();
-                tokio::spawn(async move {
-                    let Ok(outbound) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    let (in_read, in_write) = inbound.into_split();
-                    let (out_read, out_write) = outbound.into_split();
-                    tokio::select! {
-                        _ = pump(in_read, out_write, state_rx.clone()) => {}
-                        _ = pump(out_read, in_write, state_rx) => {}
-                        _ = down.wait_for(|s| *s == ProxyState::Down) => {}
-                    }
-                });
-            }
-        });
-        Self { addr, state, task }
-    }
-
-    /// `true`: up; `false`: down (connections closed, new ones refused).
-    pub fn set_up(&self, up: bool) {
-        self.set(if up { ProxyState::Up } else { ProxyState::Down });
-    }
-
-    pub fn set(&self, state: ProxyState) {
-        let _ = self.state.send(state);
-    }
-}
-
-impl Drop for TcpProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// The `host:port` of a PostgreSQL URL, for [`TcpProxy::start`].
 pub async fn postgres_addr(url: &str) -> SocketAddr {
     let scheme_end = url.find("://").map_or(0, |i| i + 3);
@@ -528,127 +441,3 @@ pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, 
     );
     status
 }
-
-/// The claims of a JWT, read without checking it (for assertions on what was issued).
-pub fn jwt_claims(token: &str) -> serde_json::Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).expect("a JWT has a payload");
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .expect("base64url payload");
-    serde_json::from_slice(&json).expect("JSON claims")
-}
-
-/// The methods of `service` as reflection (v1) describes them: name and whether the
-/// server streams its answer.
-pub async fn reflected_methods(addr: SocketAddr, service: &str) -> Vec<(String, bool)> {
-    use prost::Message;
-    use tonic_reflection::pb::v1 as r;
-    let mut client = r::server_reflection_client::ServerReflectionClient::new(channel(addr).await);
-    let request = r::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            r::server_reflection_request::MessageRequest::FileContainingSymbol(service.to_owned()),
-        ),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::once(request))
-        .await
-        .expect("reflection call")
-        .into_inner();
-    let response = stream
-        .message()
-        .await
-        .expect("reflection stream")
-        .expect("a response");
-    let Some(r::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) =
-        response.message_response
-    else {
-        panic!("no file descriptor for {service}: {response:?}");
-    };
-    let (package, name) = service.rsplit_once('.').expect("a qualified service name");
-    for bytes in files.file_descriptor_proto {
-        let file = prost_types::FileDescriptorProto::decode(bytes.as_slice()).expect("a file descriptor");
-        if file.package() != package {
-            continue;
-        }
-        if let Some(svc) = file.service.iter().find(|s| s.name() == name) {
-            return svc
-                .method
-                .iter()
-                .map(|m| (m.name().to_owned(), m.server_streaming()))
-                .collect();
-        }
-    }
-    panic!("{service} is not in its reflected file");
-}
-
-/// Calls `/<service>/<method>` with an empty request message and `authorization: Bearer
-/// token` (none when `token` is empty), whatever the method's types: an empty message
-/// decodes as the default of any request type. For a streaming method, the first message.
-pub async fn call_raw(
-    addr: SocketAddr,
-    service: &str,
-    method: &str,
-    streaming: bool,
-    token: &str,
-) -> Result<(), Status> {
-    let mut grpc = tonic::client::Grpc::new(channel(addr).await);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
-    let path: http::uri::PathAndQuery = format!("/{service}/{method}").parse().expect("path");
-    let request = if token.is_empty() {
-        tonic::Request::new(())
-    } else {
-        bearer((), token)
-    };
-    let codec = tonic_prost::ProstCodec::<(), ()>::default();
-    if streaming {
-        let mut stream = grpc.server_streaming(request, path, codec).await?.into_inner();
-        stream.message().await?;
-    } else {
-        grpc.unary(request, path, codec).await?;
-    }
-    Ok(())
-}
-
-/// Generates a "list services" helper for one reflection protocol version; v1 and
-/// v1alpha have the same shape in different modules.
-macro_rules! list_services {
-    ($(#[$doc:meta])* $name:ident, $pb:path) => {
-        $(#[$doc])*
-        pub async fn $name(addr: SocketAddr) -> Vec<String> {
-            use $pb as r;
-            let mut client = r::server_reflection_client::ServerReflectionClient::new(channel(addr).await);
-            let request = r::ServerReflectionRequest {
-                host: String::new(),
-                message_request: Some(r::server_reflection_request::MessageRequest::ListServices(String::new())),
-            };
-            let mut stream = client
-                .server_reflection_info(tokio_stream::once(request))
-                .await
-                .expect("reflection call")
-                .into_inner();
-            let response = stream.message().await.expect("reflection stream").expect("a response");
-            let Some(r::server_reflection_response::MessageResponse::ListServicesResponse(list)) = response.message_response
-            else {
-                panic!("unexpected reflection response");
-            };
-            let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-            names.sort();
-            names
-        }
-    };
-}
-
-list_services!(
-    /// Services listed by reflection v1alpha (what grpcurl 1.8 uses), sorted.
-    reflected_services,
-    tonic_reflection::pb::v1alpha
-);
-list_services!(
-    /// Services listed by reflection v1, sorted.
-    reflected_services_v1,
-    tonic_reflection::pb::v1
-);
