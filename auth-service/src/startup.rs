@@ -2,6 +2,7 @@
 
 use common::server::{self, Application, StartupError};
 use todo_grpc_proto::auth::v1::auth_service_server::AuthServiceServer;
+use tonic::codec::CompressionEncoding;
 
 use crate::{
     accounts::Accounts,
@@ -52,7 +53,12 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     let (drain, draining) = tokio::sync::watch::channel(false);
     let (feed, feed_task) = RevocationFeed::start(store, horizon, draining);
     let service = common::bearer::Authenticated::new(
+        // Compressed requests are taken (gzip, zstd); replies go uncompressed: each is
+        // well under a kilobyte, where compression does not pay, and most carry tokens,
+        // which are better not compressed beside caller-chosen text (CRIME-style leaks).
         AuthServiceServer::new(AuthGrpc::new(accounts.clone(), feed))
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
             .max_decoding_message_size(MAX_MESSAGE_BYTES),
         AuthServiceAuth::new(accounts, tokens),
     );

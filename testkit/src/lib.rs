@@ -6,6 +6,8 @@
 //! - [`TcpProxy`]: stands between a service and PostgreSQL, and can be cut.
 //! - [`both_backends!`]: runs one async test body against each backend.
 
+pub mod h2;
+pub mod reflection;
 pub mod web;
 
 use std::{net::SocketAddr, time::Duration};

@@ -3,6 +3,7 @@
 //! through the generated client.
 
 mod browser;
+mod clients;
 mod faults;
 mod feed;
 mod hardening;

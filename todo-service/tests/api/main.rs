@@ -3,6 +3,7 @@
 //! (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set).
 
 mod authentication;
+mod clients;
 mod crud;
 mod faults;
 mod helpers;
