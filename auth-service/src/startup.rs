@@ -5,6 +5,7 @@ use common::{
     server::{self, Application, StartupError},
 };
 use todo_grpc_proto::auth::v1::auth_service_server::AuthServiceServer;
+use tonic::codec::CompressionEncoding;
 
 use crate::{
     accounts::Accounts,
@@ -59,7 +60,13 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     let grpc = AuthGrpc::new(accounts.clone(), feed)
         .with_trusted_proxies(TrustedProxies::new(config.trusted_proxies.clone()));
     let service = common::bearer::Authenticated::new(
-        AuthServiceServer::new(grpc).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        // Compressed requests are taken (gzip, zstd); replies go uncompressed: each is
+        // well under a kilobyte, where compression does not pay, and most carry tokens,
+        // which are better not compressed beside caller-chosen text (CRIME-style leaks).
+        AuthServiceServer::new(grpc)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
         AuthServiceAuth::new(accounts, tokens),
     );
     let prune_task = prune::start(pool.clone(), config.prune(), config.prune_interval);

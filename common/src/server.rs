@@ -10,12 +10,15 @@ use tonic::{
     service::Routes,
     transport::{Server, server::TcpIncoming},
 };
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_health::ServingStatus;
 pub use tonic_reflection::server::Error as ReflectionError;
 use tower_http::cors::AllowOrigin;
 pub use tower_http::cors::CorsLayer;
 
-use crate::config::{ConfigError, ServerArgs};
+use crate::{
+    config::{ConfigError, ServerArgs},
+    health::HealthReporter,
+};
 
 /// Name of the health service, listed by reflection.
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
@@ -159,25 +162,24 @@ where
 }
 
 /// Routes every service serves besides its own: health and reflection (v1 and v1alpha,
-/// since grpcurl 1.8 speaks only v1alpha). Reflection lists exactly `service_name` and
-/// these, though `descriptors` may describe more.
+/// since grpcurl 1.8 speaks only v1alpha), all taking gzip and zstd. Reflection lists
+/// exactly `service_name` and these, though `descriptors` may describe more (the
+/// `google.rpc` error details, so that clients can decode them).
 pub fn base_routes(
     service_name: &str,
     descriptors: &'static [u8],
 ) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    let builder = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(descriptors)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .with_service_name(service_name)
-            .with_service_name(HEALTH_SERVICE)
-            .with_service_name("grpc.reflection.v1.ServerReflection")
-            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
-    };
+    use tonic::codec::CompressionEncoding::{Gzip, Zstd};
+    let (reporter, health) = HealthReporter::new();
+    // Health replies are two bytes: compressing them would only cost.
+    let health = health.accept_compressed(Gzip).accept_compressed(Zstd);
+    let (v1, v1alpha) = crate::reflection::services(
+        &[service_name, HEALTH_SERVICE],
+        &[descriptors, tonic_health::pb::FILE_DESCRIPTOR_SET],
+    )?;
     let routes = Routes::new(health)
-        .add_service(builder().build_v1()?)
-        .add_service(builder().build_v1alpha()?);
+        .add_service(crate::compressed!(v1))
+        .add_service(crate::compressed!(v1alpha));
     Ok((routes, reporter))
 }
 
@@ -275,6 +277,8 @@ pub fn cors_layer(origins: &[String]) -> Result<CorsLayer, ConfigError> {
             header("grpc-status"),
             header("grpc-message"),
             header("grpc-status-details-bin"),
+            // The id to quote in a bug report.
+            header("x-request-id"),
         ])
         .max_age(Duration::from_secs(3600)))
 }
@@ -351,7 +355,9 @@ pub async fn serve(
         .layer(cors)
         .layer(crate::observe::ObserveLayer::new(methods))
         .layer(tower::util::MapRequestLayer::new(mark_grpc_web as fn(_) -> _))
+        .layer(crate::http1::Http1GuardLayer)
         .layer(tonic_web::GrpcWebLayer::new())
+        .layer(crate::deadline::DeadlineLayer)
         .layer(tower::util::MapResponseLayer::new(contract_codes as fn(_) -> _))
         // A bound on calls in flight across all connections: past it, calls fail at once
         // with RESOURCE_EXHAUSTED instead of queueing without end.
@@ -436,12 +442,13 @@ pub async fn healthcheck_command(default_addr: &str) -> Option<std::process::Exi
     Some(std::process::ExitCode::FAILURE)
 }
 
-/// Brings two of tonic's codes in line with the contract. Both refusals happen before a
+/// Brings three of tonic's codes in line with the contract. Both refusals happen before a
 /// handler runs and are trailers-only responses, so the code is in the headers:
 /// - a message over `max_decoding_message_size` is `OUT_OF_RANGE` in tonic,
 ///   `RESOURCE_EXHAUSTED` in the contract (as in grpc-go and grpc-java);
 /// - a request that does not decode (invalid UTF-8 in a string, a broken message) is
-///   `INTERNAL` in tonic; it is the caller's bad input, so `INVALID_ARGUMENT`.
+///   `INTERNAL` in tonic; it is the caller's bad input, so `INVALID_ARGUMENT`;
+/// - a compressed request that does not decompress is `INTERNAL` in tonic; the same.
 fn contract_codes<B>(mut response: http::Response<B>) -> http::Response<B> {
     let headers = response.headers_mut();
     let message = |prefix: &str| {
@@ -453,6 +460,7 @@ fn contract_codes<B>(mut response: http::Response<B>) -> http::Response<B> {
     let code = match headers.get("grpc-status").map(HeaderValue::as_bytes) {
         Some(b"11") if message("Error, decoded message length too large") => Some("8"),
         Some(b"13") if message("failed to decode Protobuf message") => Some("3"),
+        Some(b"13") if message("Error decompressing") => Some("3"),
         _ => None,
     };
     if let Some(code) = code {

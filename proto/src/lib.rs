@@ -2,7 +2,8 @@
 //!
 //! - [`auth::v1`]: `auth.v1.AuthService` and its messages.
 //! - [`todo::v1`]: `todo.v1.TodoService` and its messages.
-//! - [`FILE_DESCRIPTOR_SET`]: both files (and their imports) for server reflection.
+//! - [`FILE_DESCRIPTOR_SET`]: both files (and their imports) for server reflection, with
+//!   `google.rpc.Status` and the standard error details, so clients can decode errors.
 
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
@@ -18,5 +19,6 @@ pub mod todo {
     }
 }
 
-/// Encoded `FileDescriptorSet` of `auth.v1` and `todo.v1`, for tonic-reflection.
+/// Encoded `FileDescriptorSet` of `auth.v1`, `todo.v1` and `google.rpc` (status, error
+/// details), for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));

@@ -1,4 +1,4 @@
-//! Calls below the generated clients: any method by name, reflection, token claims.
+//! Calls below the generated clients: any method by name; the claims of a token.
 
 use std::net::SocketAddr;
 
@@ -14,50 +14,6 @@ pub fn jwt_claims(token: &str) -> serde_json::Value {
         .decode(payload)
         .expect("base64url payload");
     serde_json::from_slice(&json).expect("JSON claims")
-}
-
-/// The methods of `service` as reflection (v1) describes them: name and whether the
-/// server streams its answer.
-pub async fn reflected_methods(addr: SocketAddr, service: &str) -> Vec<(String, bool)> {
-    use prost::Message;
-    use tonic_reflection::pb::v1 as r;
-    let mut client = r::server_reflection_client::ServerReflectionClient::new(channel(addr).await);
-    let request = r::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            r::server_reflection_request::MessageRequest::FileContainingSymbol(service.to_owned()),
-        ),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::once(request))
-        .await
-        .expect("reflection call")
-        .into_inner();
-    let response = stream
-        .message()
-        .await
-        .expect("reflection stream")
-        .expect("a response");
-    let Some(r::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) =
-        response.message_response
-    else {
-        panic!("no file descriptor for {service}: {response:?}");
-    };
-    let (package, name) = service.rsplit_once('.').expect("a qualified service name");
-    for bytes in files.file_descriptor_proto {
-        let file = prost_types::FileDescriptorProto::decode(bytes.as_slice()).expect("a file descriptor");
-        if file.package() != package {
-            continue;
-        }
-        if let Some(svc) = file.service.iter().find(|s| s.name() == name) {
-            return svc
-                .method
-                .iter()
-                .map(|m| (m.name().to_owned(), m.server_streaming()))
-                .collect();
-        }
-    }
-    panic!("{service} is not in its reflected file");
 }
 
 /// Calls `/<service>/<method>` with an empty request message and `authorization: Bearer
@@ -89,43 +45,3 @@ pub async fn call_raw(
     }
     Ok(())
 }
-
-/// Generates a "list services" helper for one reflection protocol version; v1 and
-/// v1alpha have the same shape in different modules.
-macro_rules! list_services {
-    ($(#[$doc:meta])* $name:ident, $pb:path) => {
-        $(#[$doc])*
-        pub async fn $name(addr: SocketAddr) -> Vec<String> {
-            use $pb as r;
-            let mut client = r::server_reflection_client::ServerReflectionClient::new(channel(addr).await);
-            let request = r::ServerReflectionRequest {
-                host: String::new(),
-                message_request: Some(r::server_reflection_request::MessageRequest::ListServices(String::new())),
-            };
-            let mut stream = client
-                .server_reflection_info(tokio_stream::once(request))
-                .await
-                .expect("reflection call")
-                .into_inner();
-            let response = stream.message().await.expect("reflection stream").expect("a response");
-            let Some(r::server_reflection_response::MessageResponse::ListServicesResponse(list)) = response.message_response
-            else {
-                panic!("unexpected reflection response");
-            };
-            let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-            names.sort();
-            names
-        }
-    };
-}
-
-list_services!(
-    /// Services listed by reflection v1alpha (what grpcurl 1.8 uses), sorted.
-    reflected_services,
-    tonic_reflection::pb::v1alpha
-);
-list_services!(
-    /// Services listed by reflection v1, sorted.
-    reflected_services_v1,
-    tonic_reflection::pb::v1
-);

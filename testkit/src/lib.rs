@@ -10,12 +10,15 @@
 //! - [`both_backends!`]: runs one async test body against each backend.
 
 mod grpc;
+pub mod h2;
 pub mod h2raw;
 mod proxy;
+pub mod reflection;
 pub mod web;
 
-pub use grpc::{call_raw, jwt_claims, reflected_methods, reflected_services, reflected_services_v1};
+pub use grpc::{call_raw, jwt_claims};
 pub use proxy::{ProxyState, TcpProxy};
+pub use reflection::{reflected_methods, reflected_services, reflected_services_v1};
 
 use std::{net::SocketAddr, time::Duration};
 

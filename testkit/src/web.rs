@@ -150,16 +150,30 @@ pub async fn preflight(addr: SocketAddr, path: &str, origin: &str) -> (u16, Head
     (response.status().as_u16(), response.headers().clone())
 }
 
+/// A plain HTTP/1.1 request, not gRPC-Web: the status, headers and body text.
+pub async fn plain(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+) -> (u16, HeaderMap, String) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let request = request.body(Full::new(Bytes::new())).expect("request");
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.request(request).await.expect("HTTP/1.1 request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
 /// A plain HTTP/1.1 GET (for `/metrics`): the status and the body as text.
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let request = Request::builder()
-        .method(Method::GET)
-        .uri(format!("http://{addr}{path}"))
-        .body(Full::new(Bytes::new()))
-        .expect("request");
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let response = client.request(request).await.expect("GET");
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let (status, _, body) = plain(addr, Method::GET, path, None).await;
+    (status, body)
 }

@@ -2,7 +2,7 @@
 //! there by the authentication layer, `authn`), parse the request into domain values, call the store,
 //! convert the answer.
 
-use common::time;
+use common::{compression, time};
 use todo_grpc_proto::todo::v1::{self as pb, todo_service_server::TodoService};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -60,14 +60,14 @@ impl TodoService for TodoGrpc {
             .store
             .create(user, &title, &description, time::now_micros())
             .await?;
-        Ok(Response::new(todo_to_pb(todo)))
+        Ok(compression::response(todo_to_pb(todo)))
     }
 
     async fn get_todo(&self, request: Request<pb::GetTodoRequest>) -> Result<Response<pb::Todo>, Status> {
         let user = self.caller(&request)?;
         let id = domain::parse_id("id", &request.get_ref().id).map_err(invalid)?;
         let todo = self.store.get(user, id).await?.ok_or(TodoError::NotFound)?;
-        Ok(Response::new(todo_to_pb(todo)))
+        Ok(compression::response(todo_to_pb(todo)))
     }
 
     async fn list_todos(
@@ -106,7 +106,7 @@ impl TodoService for TodoGrpc {
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListTodosResponse {
+        Ok(compression::response(pb::ListTodosResponse {
             todos: todos.into_iter().map(todo_to_pb).collect(),
             next_page_token,
         }))
@@ -136,7 +136,7 @@ impl TodoService for TodoGrpc {
             .update(user, id, &changes, time::now_micros())
             .await?
             .ok_or(TodoError::NotFound)?;
-        Ok(Response::new(todo_to_pb(updated)))
+        Ok(compression::response(todo_to_pb(updated)))
     }
 
     async fn delete_todo(&self, request: Request<pb::DeleteTodoRequest>) -> Result<Response<()>, Status> {
@@ -145,6 +145,6 @@ impl TodoService for TodoGrpc {
         if !self.store.delete(user, id).await? {
             return Err(TodoError::NotFound.into());
         }
-        Ok(Response::new(()))
+        Ok(compression::response(()))
     }
 }

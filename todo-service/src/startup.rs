@@ -32,7 +32,8 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         tracing::warn!("AUTH_SERVICE_URL is not set: revoked tokens stay valid here until they expire");
     }
     let service = common::bearer::Authenticated::new(
-        TodoServiceServer::new(TodoGrpc::new(store, page_tokens))
+        // gzip and zstd both ways; the handlers send only large replies compressed.
+        common::compressed!(TodoServiceServer::new(TodoGrpc::new(store, page_tokens)))
             .max_decoding_message_size(MAX_MESSAGE_BYTES),
         TodoAuth::new(tokens, revocations),
     );

@@ -66,7 +66,13 @@ async fn cors_grants_only_listed_origins(backend: Backend) {
         .to_str()
         .unwrap()
         .to_owned();
-    for h in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+    // And the request id, which a page shows for bug reports.
+    for h in [
+        "grpc-status",
+        "grpc-message",
+        "grpc-status-details-bin",
+        "x-request-id",
+    ] {
         assert!(exposed.contains(h), "{h} not exposed: {exposed}");
     }
     // From another origin the call may reach the server, but no grant comes back, so

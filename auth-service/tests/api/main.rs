@@ -4,6 +4,7 @@
 
 mod account;
 mod browser;
+mod clients;
 mod faults;
 mod feed;
 mod hardening;

@@ -12,7 +12,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 
 both_backends!(acknowledged_writes_survive_sigkill);
 
-fn token() -> String {
+pub fn token() -> String {
     let secret = common::token::JwtSecret::new(testkit::TEST_SECRET.as_bytes().to_vec()).unwrap();
     let tokens = common::token::AccessTokens::new(
         &secret,

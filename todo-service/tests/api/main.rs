@@ -5,6 +5,7 @@
 mod account_deletion;
 mod authentication;
 mod bounds;
+mod clients;
 mod crud;
 mod faults;
 mod helpers;
