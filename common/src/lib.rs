@@ -11,6 +11,7 @@
 //! - [`status`]: `INVALID_ARGUMENT` with a `BadRequest` detail.
 //! - [`telemetry`]: `tracing` set-up.
 //! - [`time`]: the clock and timestamp conversions used by storage.
+//! - [`tls`]: TLS and mTLS on the service port, certificate reloading, the TLS client between the services.
 
 pub mod bearer;
 pub mod client_addr;
@@ -21,4 +22,5 @@ pub mod server;
 pub mod status;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod token;

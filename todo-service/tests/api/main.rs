@@ -11,4 +11,5 @@ mod paging;
 mod quota;
 mod replicas;
 mod revocation;
+mod tls;
 mod tokens;
