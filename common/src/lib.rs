@@ -16,6 +16,7 @@
 //! - [`status`]: `INVALID_ARGUMENT` with a `BadRequest` detail.
 //! - [`telemetry`]: `tracing` set-up.
 //! - [`time`]: the clock and timestamp conversions used by storage.
+//! - [`tls`]: TLS and mTLS on the service port, certificate reloading, the TLS client between the services.
 
 pub mod bearer;
 pub mod client_addr;
@@ -31,4 +32,5 @@ pub mod server;
 pub mod status;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod token;

@@ -37,6 +37,8 @@ pub enum StartupError {
     },
     #[error("reflection: {0}")]
     Reflection(#[from] ReflectionError),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("{0}")]
     Other(String),
 }
@@ -54,6 +56,9 @@ pub struct Application {
     /// Told when shutdown begins, so long-lived streams end and do not hold it up.
     drains: Vec<tokio::sync::watch::Sender<bool>>,
     local_addr: SocketAddr,
+    /// TLS on the service port, and the plaintext health-only port (`tls` module).
+    tls: Option<crate::tls::ServerTls>,
+    health_listener: Option<TcpListener>,
 }
 
 impl Application {
@@ -66,6 +71,7 @@ impl Application {
         args: &ServerArgs,
     ) -> Result<Self, StartupError> {
         let cors = cors_layer(&args.cors_allowed_origins)?;
+        let tls = crate::tls::ServerTls::from_args(&args.tls)?;
         if let Some(metrics) = args.metrics_addr {
             crate::telemetry::init_metrics(metrics).map_err(StartupError::Other)?;
         }
@@ -75,6 +81,14 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
+        let health_listener = match args.tls.health_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let methods = served_methods(service_name)?;
         let health_task = watch_database(pool, reporter, service_name, Duration::from_secs(2));
         Ok(Self {
@@ -90,6 +104,8 @@ impl Application {
             tasks: vec![health_task],
             drains: Vec::new(),
             local_addr,
+            tls,
+            health_listener,
         })
     }
 
@@ -111,6 +127,11 @@ impl Application {
         self.local_addr
     }
 
+    /// Where the plaintext health-only port listens (`HEALTH_ADDR`), if it is on.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` completes and in-flight calls finish (or the grace ends).
     pub async fn run_until_stopped(
         self,
@@ -123,8 +144,22 @@ impl Application {
                 let _ = drain.send(true);
             }
         };
-        let result = serve(
-            self.listener,
+        let mut tasks = self.tasks;
+        if let Some(listener) = self.health_listener {
+            let health = crate::tls::HealthOnly(self.routes.clone());
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = Server::builder()
+                    .add_service(health)
+                    .serve_with_incoming(incoming)
+                    .await
+                {
+                    tracing::error!("health port stopped: {e}");
+                }
+            }));
+        }
+        let result = serve_incoming(
+            crate::tls::incoming(self.listener, self.tls.as_ref()),
             self.routes,
             self.cors,
             &self.limits,
@@ -132,7 +167,7 @@ impl Application {
             shutdown,
         )
         .await;
-        for task in &self.tasks {
+        for task in &tasks {
             task.abort();
         }
         result
@@ -324,10 +359,23 @@ pub const HTTP2_MAX_LOCAL_RESETS: usize = 256;
 pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 pub const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `routes` on `listener` until `shutdown` completes, then lets in-flight calls
-/// finish for at most `limits.grace`. Metrics name only the `methods` served.
+/// Serves `routes` on `listener` (plaintext) until `shutdown` completes, then lets
+/// in-flight calls finish for at most `limits.grace`. Metrics name only the `methods` served.
 pub async fn serve(
     listener: TcpListener,
+    routes: Routes,
+    cors: CorsLayer,
+    limits: &Limits,
+    methods: crate::observe::KnownMethods,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = crate::tls::incoming(listener, None);
+    serve_incoming(incoming, routes, cors, limits, methods, shutdown).await
+}
+
+/// [`serve`] on connections from [`crate::tls::incoming`], plaintext or TLS.
+pub async fn serve_incoming(
+    incoming: impl tokio_stream::Stream<Item = Result<crate::tls::Conn, std::io::Error>>,
     routes: Routes,
     cors: CorsLayer,
     limits: &Limits,
@@ -341,7 +389,6 @@ pub async fn serve(
         tracing::info!("shutting down: finishing in-flight calls");
         let _ = started_tx.send(());
     };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let server = Server::builder()
         .accept_http1(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
@@ -411,6 +458,8 @@ pub async fn healthcheck_command(default_addr: &str) -> Option<std::process::Exi
         Some("--addr") => args.get(2).cloned(),
         _ => None,
     }
+    // The health-only port is plaintext even when the service port needs TLS or mTLS.
+    .or_else(|| std::env::var("HEALTH_ADDR").ok().filter(|a| !a.is_empty()))
     .or_else(|| std::env::var("LISTEN_ADDR").ok())
     .unwrap_or_else(|| default_addr.to_owned());
     // A wildcard listen address is reached on loopback.

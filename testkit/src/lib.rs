@@ -14,6 +14,7 @@ pub mod h2;
 pub mod h2raw;
 mod proxy;
 pub mod reflection;
+pub mod tls;
 pub mod web;
 
 pub use grpc::{call_raw, jwt_claims};
@@ -231,20 +232,35 @@ pub fn init_logs() {
 
 /// Starts an auth-service and waits until it answers.
 pub async fn spawn_auth(config: AuthConfig) -> Running {
+    let running = start_auth(config).await;
+    wait_serving(running.addr, "").await;
+    running
+}
+
+/// Starts an auth-service serving TLS and waits until it answers over `tls`.
+pub async fn spawn_auth_tls(config: AuthConfig, tls: &common::tls::ClientTls) -> Running {
+    let running = start_auth(config).await;
+    tls::wait_serving(running.addr, tls).await;
+    running
+}
+
+async fn start_auth(config: AuthConfig) -> Running {
     init_logs();
     let app = auth_service::startup::build(config)
         .await
         .expect("auth-service starts");
-    let addr = app.local_addr();
-    let running = run(addr, |rx| async move {
+    run_app(app)
+}
+
+/// Runs a built application until the returned handle is stopped or dropped.
+pub fn run_app(app: common::server::Application) -> Running {
+    run(app.local_addr(), |rx| async move {
         let _ = app
             .run_until_stopped(async move {
                 let _ = rx.await;
             })
             .await;
-    });
-    wait_serving(addr, "").await;
-    running
+    })
 }
 
 /// todo-service configuration for tests: loopback port 0, the test secret, `db`.
@@ -262,15 +278,19 @@ pub async fn spawn_todo(config: todo_service::Config) -> Running {
     let app = todo_service::startup::build(config)
         .await
         .expect("todo-service starts");
-    let addr = app.local_addr();
-    let running = run(addr, |rx| async move {
-        let _ = app
-            .run_until_stopped(async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    wait_serving(addr, todo_service::SERVICE_NAME).await;
+    let running = run_app(app);
+    wait_serving(running.addr, todo_service::SERVICE_NAME).await;
+    running
+}
+
+/// Starts a todo-service serving TLS and waits until it answers over `tls`.
+pub async fn spawn_todo_tls(config: todo_service::Config, tls: &common::tls::ClientTls) -> Running {
+    init_logs();
+    let app = todo_service::startup::build(config)
+        .await
+        .expect("todo-service starts");
+    let running = run_app(app);
+    tls::wait_serving(running.addr, tls).await;
     running
 }
 

@@ -78,6 +78,49 @@ pub async fn call_bytes(
     let request = request.body(Full::new(Bytes::from(payload))).expect("request");
     let client = Client::builder(TokioExecutor::new()).build_http();
     let response = client.request(request).await.expect("HTTP/1.1 call");
+    read_response(response, encoding).await
+}
+
+/// Like [`call`], over TLS (`https://localhost:PORT`, ALPN `http/1.1`, as a browser).
+pub async fn call_tls(
+    addr: SocketAddr,
+    path: &str,
+    message: &impl prost::Message,
+    encoding: Encoding,
+    tls: &common::tls::ClientTls,
+) -> Result<WebResponse, String> {
+    let mut frame = vec![0u8];
+    let body = message.encode_to_vec();
+    frame.extend_from_slice(&u32::try_from(body.len()).expect("small").to_be_bytes());
+    frame.extend_from_slice(&body);
+    let (content_type, payload) = match encoding {
+        Encoding::Binary => ("application/grpc-web+proto", frame),
+        Encoding::Text => ("application/grpc-web-text", STANDARD.encode(frame).into_bytes()),
+    };
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("https://localhost:{}{path}", addr.port()))
+        .header("host", format!("localhost:{}", addr.port()))
+        .header("content-type", content_type)
+        .header("x-grpc-web", "1")
+        .header("accept", content_type)
+        .body(Full::new(Bytes::from(payload)))
+        .expect("request");
+    let stream = tls
+        .with_alpn(&[b"http/1.1"])
+        .connect("localhost", addr.port())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    Ok(read_response(response, encoding).await)
+}
+
+async fn read_response(response: http::Response<hyper::body::Incoming>, encoding: Encoding) -> WebResponse {
     let http_status = response.status().as_u16();
     let headers = response.headers().clone();
     let mut body = response.into_body().collect().await.expect("body").to_bytes();

@@ -1,6 +1,6 @@
 //! todo-service configuration: flags with environment fallbacks, names as in the contract.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Parser;
 use common::config::{JwtArgs, ServerArgs};
@@ -32,9 +32,53 @@ pub struct Config {
     /// it, tokens revoked by LogoutAll or ChangePassword stay valid here until they expire.
     #[arg(long, env = "AUTH_SERVICE_URL")]
     pub auth_service_url: Option<String>,
+    /// PEM CA certificates that issued the auth-service's certificate; needed when
+    /// AUTH_SERVICE_URL is `https://`.
+    #[arg(long, env = "AUTH_SERVICE_CA_FILE")]
+    pub auth_service_ca_file: Option<PathBuf>,
+    /// PEM client certificate presented to the auth-service (for its TLS_CLIENT_CA_FILE);
+    /// re-read when the file changes.
+    #[arg(
+        long,
+        env = "AUTH_SERVICE_CLIENT_CERT_FILE",
+        requires = "auth_service_client_key_file"
+    )]
+    pub auth_service_client_cert_file: Option<PathBuf>,
+    /// PEM private key of AUTH_SERVICE_CLIENT_CERT_FILE.
+    #[arg(
+        long,
+        env = "AUTH_SERVICE_CLIENT_KEY_FILE",
+        requires = "auth_service_client_cert_file"
+    )]
+    pub auth_service_client_key_file: Option<PathBuf>,
 }
 
 impl Config {
+    /// TLS towards the auth-service, when AUTH_SERVICE_CA_FILE is set.
+    pub fn auth_service_tls(&self) -> Result<Option<common::tls::ClientTls>, common::tls::TlsError> {
+        let identity = common::tls::identity_files(
+            self.auth_service_client_cert_file
+                .as_ref()
+                .map(|p| ("AUTH_SERVICE_CLIENT_CERT_FILE", p)),
+            self.auth_service_client_key_file
+                .as_ref()
+                .map(|p| ("AUTH_SERVICE_CLIENT_KEY_FILE", p)),
+        )?;
+        match &self.auth_service_ca_file {
+            Some(ca) => Ok(Some(common::tls::ClientTls::new(
+                "AUTH_SERVICE_CA_FILE",
+                ca,
+                identity,
+                self.server.tls.tls_reload_interval,
+            )?)),
+            None if identity.is_some() => Err(common::tls::TlsError::Config(
+                "AUTH_SERVICE_CLIENT_CERT_FILE needs AUTH_SERVICE_CA_FILE (and an https:// AUTH_SERVICE_URL)"
+                    .into(),
+            )),
+            None => Ok(None),
+        }
+    }
+
     pub fn create_limits(&self) -> crate::domain::CreateLimits {
         crate::domain::CreateLimits {
             max_todos: self.max_todos_per_user,

@@ -69,17 +69,40 @@ pub struct Revocations {
 impl Revocations {
     /// Without an auth-service URL revocation checks are off (logged at start-up).
     pub fn new(auth_url: Option<&str>) -> Result<Arc<Self>, String> {
+        Self::connect(auth_url, None)
+    }
+
+    /// Like [`new`](Self::new); an `https://` URL is reached over `tls` (required then).
+    pub fn connect(
+        auth_url: Option<&str>,
+        tls: Option<&common::tls::ClientTls>,
+    ) -> Result<Arc<Self>, String> {
         let auth = auth_url
             .map(|url| {
-                tonic::transport::Endpoint::from_shared(url.to_owned())
-                    .map_err(|e| format!("AUTH_SERVICE_URL: {e}"))
-                    .map(|endpoint| {
-                        let endpoint = endpoint
-                            .connect_timeout(Duration::from_secs(2))
-                            .http2_keep_alive_interval(Duration::from_secs(10))
-                            .keep_alive_timeout(Duration::from_secs(5));
-                        AuthServiceClient::new(endpoint.connect_lazy())
-                    })
+                let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+                    .map_err(|e| format!("AUTH_SERVICE_URL: {e}"))?
+                    .connect_timeout(Duration::from_secs(2))
+                    .http2_keep_alive_interval(Duration::from_secs(10))
+                    .keep_alive_timeout(Duration::from_secs(5));
+                let channel = match (endpoint.uri().scheme_str(), tls) {
+                    (Some("https"), Some(tls)) => tls
+                        .channel(&endpoint)
+                        .map_err(|e| format!("AUTH_SERVICE_URL: {e}"))?,
+                    (Some("https"), None) => {
+                        return Err(
+                            "AUTH_SERVICE_URL is https://: set AUTH_SERVICE_CA_FILE to the CA \
+                                    that issued the auth-service's certificate"
+                                .to_owned(),
+                        );
+                    }
+                    (_, Some(_)) => {
+                        return Err(
+                            "AUTH_SERVICE_CA_FILE is set but AUTH_SERVICE_URL is not https://".to_owned()
+                        );
+                    }
+                    _ => endpoint.connect_lazy(),
+                };
+                Ok(AuthServiceClient::new(channel))
             })
             .transpose()?;
         Ok(Arc::new(Self {

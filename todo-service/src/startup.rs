@@ -20,12 +20,15 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub async fn build(config: Config) -> Result<Application, StartupError> {
     // This service only verifies; the lifetime is the issuer's business.
     let (secret, previous, tokens) = config.jwt.access_tokens(std::time::Duration::ZERO)?;
+    // Certificate problems stop start-up before the database is touched.
+    let auth_tls = config.auth_service_tls()?;
     let pool = common::db::connect(&config.database_url, &config.server.pool_settings(), &MIGRATOR).await?;
     let page_tokens = PageTokens::new(
         secret.derive("page-token"),
         previous.iter().map(|s| s.derive("page-token")).collect(),
     );
-    let revocations = Revocations::new(config.auth_service_url.as_deref()).map_err(StartupError::Other)?;
+    let revocations = Revocations::connect(config.auth_service_url.as_deref(), auth_tls.as_ref())
+        .map_err(StartupError::Other)?;
     let store = Store::new(pool.clone(), config.create_limits());
     let feed_task = revocations.start(tokens.clone(), store.clone());
     if feed_task.is_none() {

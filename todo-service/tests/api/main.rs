@@ -13,4 +13,5 @@ mod paging;
 mod quota;
 mod replicas;
 mod revocation;
+mod tls;
 mod tokens;
