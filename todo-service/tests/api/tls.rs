@@ -134,10 +134,12 @@ async fn mtls_refuses_clients_without_a_certificate() {
                 password: "a long enough password".into(),
             })
             .await;
-        // Refused in the handshake: tonic reports the TLS alert as a transport error.
+        // Refused in the handshake: tonic reports the TLS alert as a transport error, or,
+        // when TLS 1.3 lets the client send before the server's verdict, as the
+        // connection closing under the call (CANCELLED). Never an answer.
         let status = result.expect_err(what);
         assert!(
-            matches!(status.code(), Code::Unavailable | Code::Unknown),
+            matches!(status.code(), Code::Unavailable | Code::Unknown | Code::Cancelled),
             "{what}: {status:?}"
         );
         let web = web::call_tls(
