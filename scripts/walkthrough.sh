@@ -33,7 +33,7 @@ if ! bash -euo pipefail -c "$block" >"$out" 2>&1; then
 fi
 cat "$out"
 # What the walk-through must have shown.
-for expect in '"username": "alice"' '"title": "buy milk"' '"completed": true' '"current": true' '"kind": "SESSION_REVOKED"'; do
+for expect in '"username": "alice"' '"title": "buy milk"' '"completed": true' '"current": true' '"kind": "SESSION_REVOKED"' '"email": "bob@example.com"' '"emailVerified": true'; do
   grep -qF "$expect" "$out" || { echo "walkthrough: output lacks $expect" >&2; exit 1; }
 done
 echo "walkthrough: 1 passed, 0 failed"

@@ -4,9 +4,11 @@
 //!   when `TEST_POSTGRES_URL` is set (dropped again when the test ends).
 //! - [`spawn_auth`]: a real auth-service on `127.0.0.1:0`, ready when it returns.
 //! - [`TcpProxy`]: stands between a service and PostgreSQL, and can be cut.
+//! - [`mail`]: a real SMTP server for the tests, and the mails it received.
 //! - [`both_backends!`]: runs one async test body against each backend.
 
 pub mod h2raw;
+pub mod mail;
 pub mod web;
 
 use std::{net::SocketAddr, time::Duration};
@@ -341,6 +343,7 @@ pub async fn register_and_login(
         .register(authpb::RegisterRequest {
             username: username.into(),
             password: password.into(),
+            ..Default::default()
         })
         .await
         .expect("register");
