@@ -294,7 +294,22 @@ impl Store {
                 insert_event(&mut tx, &user_id.to_string(), &event, now).await?;
                 true
             }
-            _ => false,
+            _ => {
+                // Nothing to send, but the same work as sending: a mail composed, the
+                // supersession delete, and an outbox row, already done and empty (the
+                // pruner takes it with the sent ones).
+                let (_, mail) = make("", email_key);
+                delete_tokens_in(&mut tx, Uuid::nil(), TokenPurpose::Reset).await?;
+                sqlx::query(
+                    "INSERT INTO mail_outbox (id, kind, recipient, subject, body, create_time, next_attempt_time, sent_time) \
+                     VALUES ($1, 'none', '', '', '', $2, $2, $2)",
+                )
+                .bind(mail.id.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                false
+            }
         };
         tx.commit().await?;
         Ok(queued)

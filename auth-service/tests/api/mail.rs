@@ -662,3 +662,62 @@ async fn replicas_send_each_mail_exactly_once() {
         assert_eq!(to(&messages, &format!("replica{i}@example.com")).len(), 2);
     }
 }
+
+/// The binary at `info`, mailing into a folder: its log names each mail's kind and
+/// Message-ID, and carries no token, link or recipient.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_or_link_reaches_the_log() {
+    use tokio::io::AsyncReadExt as _;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", db.url.clone()),
+        ("JWT_SECRET", testkit::TEST_SECRET.to_owned()),
+        ("MAIL_OUTBOX_DIR", dir.path().display().to_string()),
+        (
+            "VERIFY_EMAIL_URL",
+            "http://app.test/verify?token={token}".to_owned(),
+        ),
+        (
+            "RESET_PASSWORD_URL",
+            "http://app.test/reset?token={token}".to_owned(),
+        ),
+    ];
+    let mut service = testkit::ChildService::start_logging(env!("CARGO_BIN_EXE_auth-service"), &env).await;
+    let mut client = testkit::auth_client(service.addr).await;
+    register_with_email(&mut client, "logged", "logged@example.com").await;
+    client
+        .request_password_reset(reset_request("logged@example.com"))
+        .await
+        .unwrap();
+    client
+        .request_password_reset(reset_request("stranger@example.com"))
+        .await
+        .unwrap();
+    let messages = MailFolder::new(dir.path()).wait_for(2, ARRIVAL).await;
+    let tokens: Vec<String> = messages.iter().map(|m| link_token(m)).collect();
+    client.verify_email(verify(&tokens[0])).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    service.signal("TERM");
+    let mut stdout = service.child.stdout.take().expect("piped stdout");
+    let mut logs = String::new();
+    tokio::time::timeout(Duration::from_secs(15), stdout.read_to_string(&mut logs))
+        .await
+        .expect("exits within the grace period")
+        .expect("read the logs");
+    for message in &messages {
+        let id = header(message, "Message-ID").unwrap();
+        assert!(
+            logs.lines().any(|l| l.contains("mail sent") && l.contains(&id)),
+            "no log line for {id}:\n{logs}"
+        );
+    }
+    for secret in
+        tokens
+            .iter()
+            .map(String::as_str)
+            .chain(["app.test", "logged@example.com", "stranger@example.com"])
+    {
+        assert!(!logs.contains(secret), "{secret:?} in the logs:\n{logs}");
+    }
+}
