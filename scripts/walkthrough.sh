@@ -26,7 +26,8 @@ for _ in $(seq 1 100); do
 done
 
 out="$data/out.txt"
-if ! bash -euo pipefail -c "$block" >"$out" 2>&1; then
+# The block finds the mail folder through DATA_DIR, as a reader with the default finds data/mail.
+if ! DATA_DIR="$data" bash -euo pipefail -c "$block" >"$out" 2>&1; then
   cat "$out"; echo "--- all-in-one log"; cat "$log"
   echo "walkthrough: FAILED" >&2
   exit 1
