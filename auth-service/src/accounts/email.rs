@@ -189,7 +189,16 @@ impl Accounts {
     ) -> Result<(), AuthError> {
         self.mailer()?;
         let token = RefreshToken::parse(presented).ok_or_else(invalid_token)?;
-        // Hashed before the token is used up, so a busy hasher does not waste the link.
+        // A made-up token costs no hash (this RPC is public and has no throttle of its
+        // own); a live one is hashed for before it is used up, so a busy hasher does not
+        // waste the link. The use itself is checked again, atomically, below.
+        if !self
+            .store
+            .reset_token_is_live(&token.hash(), now_micros())
+            .await?
+        {
+            return Err(invalid_token());
+        }
         let hash = self.hasher.hash(new).await?;
         let event = Event::new(EventKind::PasswordReset, client, None);
         let Some(user_id) = self

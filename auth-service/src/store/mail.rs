@@ -315,6 +315,20 @@ impl Store {
         Ok(queued)
     }
 
+    /// Whether a reset token is live (known, unused, unexpired), without using it: so a
+    /// made-up token costs no password hash.
+    pub async fn reset_token_is_live(&self, hash: &str, now: i64) -> Result<bool, AuthError> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM mail_tokens WHERE token_hash = $1 AND purpose = $2 AND expire_time > $3",
+        )
+        .bind(hash)
+        .bind(TokenPurpose::Reset.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Uses a reset token: sets `password_hash`, ends every session, lifts the name's
     /// lock-out, marks the address verified and records `event`, in one transaction.
     /// `false`: unknown, used, expired, or the address changed since it was mailed.
