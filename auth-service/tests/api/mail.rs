@@ -721,3 +721,38 @@ async fn no_token_or_link_reaches_the_log() {
         assert!(!logs.contains(secret), "{secret:?} in the logs:\n{logs}");
     }
 }
+
+/// A crash between the commit and the send only delays the mail: the service is killed
+/// (SIGKILL) while its mail server is down, and a new process on the same database
+/// sends what the outbox holds once the server is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_before_sending_loses_no_mail() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let port = testkit::free_port();
+    let env = [
+        ("DATABASE_URL", db.url.clone()),
+        ("JWT_SECRET", testkit::TEST_SECRET.to_owned()),
+        ("SMTP_URL", smtp_url(port)),
+        (
+            "VERIFY_EMAIL_URL",
+            "http://app.test/verify?token={token}".to_owned(),
+        ),
+        (
+            "RESET_PASSWORD_URL",
+            "http://app.test/reset?token={token}".to_owned(),
+        ),
+    ];
+    let first = testkit::ChildService::start(env!("CARGO_BIN_EXE_auth-service"), &env).await;
+    let mut client = testkit::auth_client(first.addr).await;
+    register_with_email(&mut client, "crashed", "crashed@example.com").await;
+    first.signal("KILL");
+    drop(first);
+    let smtp = SmtpServer::start_on(port).await;
+    let second = testkit::ChildService::start(env!("CARGO_BIN_EXE_auth-service"), &env).await;
+    let messages = smtp.folder().wait_for(1, ARRIVAL).await;
+    let mut client = testkit::auth_client(second.addr).await;
+    client
+        .verify_email(verify(&link_token(&messages[0])))
+        .await
+        .expect("the link from before the crash works");
+}
