@@ -57,9 +57,22 @@ async fn every_bearer_rpc_refuses_a_revoked_token(backend: Backend) {
     assert!(targets.len() >= 9, "too few bearer methods found: {targets:?}");
 
     // Before: with a valid token no call is refused as unauthenticated (it may be refused
-    // for its empty request), except the internal one, which no user token passes.
+    // for its empty request), except the internal one, which no user token passes. Each
+    // call gets a session of its own, of another user, since some (LogoutAll) end the
+    // caller's sessions.
+    let _ = app.user("probe").await;
     for (addr, service, method, streaming) in &targets {
-        let result = testkit::call_raw(*addr, service, method, *streaming, &token).await;
+        let fresh = app
+            .auth
+            .login(authpb::LoginRequest {
+                username: "probe".into(),
+                password: "a good long password".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+        let result = testkit::call_raw(*addr, service, method, *streaming, &fresh).await;
         if method == "WatchRevocations" {
             assert_eq!(result.unwrap_err().code(), Code::Unauthenticated);
         } else if let Err(s) = result {
