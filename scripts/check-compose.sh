@@ -168,7 +168,9 @@ for n, line in enumerate(env_example_text.splitlines(), 1):
 # --- Compose interpolation: $$, $VAR, ${VAR}, ${VAR:-x}, ${VAR-x}, ${VAR:?e}, ${VAR?e},
 # ${VAR:+x}, ${VAR+x}; defaults may nest. Values come from .env.example alone (not
 # from this shell), with the empty secrets filled in.
-SECRET_NAME = re.compile(r"SECRET|PASSWORD")
+# A secret's name has SECRET or PASSWORD in it; a lifetime of something password-related
+# (PASSWORD_RESET_TTL) is not one.
+SECRET_NAME = re.compile(r"^(?!.*_TTL$).*(SECRET|PASSWORD)")
 project_env = dict(env_example)
 alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 for key, value in env_example.items():

@@ -26,14 +26,15 @@ for _ in $(seq 1 100); do
 done
 
 out="$data/out.txt"
-if ! bash -euo pipefail -c "$block" >"$out" 2>&1; then
+# The block finds the mail folder through DATA_DIR, as a reader with the default finds data/mail.
+if ! DATA_DIR="$data" bash -euo pipefail -c "$block" >"$out" 2>&1; then
   cat "$out"; echo "--- all-in-one log"; cat "$log"
   echo "walkthrough: FAILED" >&2
   exit 1
 fi
 cat "$out"
 # What the walk-through must have shown.
-for expect in '"username": "alice"' '"title": "buy milk"' '"completed": true' '"current": true' '"kind": "SESSION_REVOKED"'; do
+for expect in '"username": "alice"' '"title": "buy milk"' '"completed": true' '"current": true' '"kind": "SESSION_REVOKED"' '"email": "bob@example.com"' '"emailVerified": true'; do
   grep -qF "$expect" "$out" || { echo "walkthrough: output lacks $expect" >&2; exit 1; }
 done
 echo "walkthrough: 1 passed, 0 failed"

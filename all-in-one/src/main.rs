@@ -43,6 +43,10 @@ fn loopback(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// Links in local mails: the web client's dev server (`cd web && npm run dev`).
+const LOCAL_VERIFY_URL: &str = "http://localhost:5173/verify-email?token={token}";
+const LOCAL_RESET_URL: &str = "http://localhost:5173/reset-password?token={token}";
+
 fn random_secret() -> String {
     let mut bytes = [0u8; 48];
     rand::fill(&mut bytes[..]);
@@ -67,6 +71,22 @@ async fn main() -> std::process::ExitCode {
     auth.jwt.jwt_secret = Some(secret.clone());
     auth.jwt.jwt_secret_file = None;
     auth.server.cors_allowed_origins = args.cors_allowed_origins.clone();
+    // Mail goes into a folder unless an SMTP server is given; links point at the web
+    // client's dev server unless set.
+    let mail_dir = args.data_dir.join("mail");
+    if auth.mail.smtp_url.is_none() && auth.mail.mail_outbox_dir.is_none() {
+        auth.mail.mail_outbox_dir = Some(mail_dir.clone());
+    }
+    auth.mail
+        .verify_email_url
+        .get_or_insert_with(|| LOCAL_VERIFY_URL.to_owned());
+    auth.mail
+        .reset_password_url
+        .get_or_insert_with(|| LOCAL_RESET_URL.to_owned());
+    let mail_line = match &auth.mail.mail_outbox_dir {
+        Some(dir) => format!("  mail          {} (one .eml file per message)\n", dir.display()),
+        None => "  mail          sent through SMTP_URL\n".to_owned(),
+    };
     let mut todo = todo_service::Config::parse_from(["todo-service"]);
     todo.listen_addr = args.todo_addr;
     todo.database_url = db("todo.db");
@@ -92,8 +112,9 @@ async fn main() -> std::process::ExitCode {
     };
     let (auth_addr, todo_addr) = (auth_app.local_addr(), todo_app.local_addr());
     println!(
-        "\n  auth-service  {auth_addr}   (auth.v1.AuthService)\n  todo-service  {todo_addr}   (todo.v1.TodoService)\n  data          {}\n{}\n  Try:\n    grpcurl -plaintext -d '{{\"username\":\"alice\",\"password\":\"correct horse battery\"}}' {auth_addr} auth.v1.AuthService/Register\n\n  Ctrl-C stops both.\n",
+        "\n  auth-service  {auth_addr}   (auth.v1.AuthService)\n  todo-service  {todo_addr}   (todo.v1.TodoService)\n  data          {}\n{}{}\n  Try:\n    grpcurl -plaintext -d '{{\"username\":\"alice\",\"password\":\"correct horse battery\"}}' {auth_addr} auth.v1.AuthService/Register\n\n  Ctrl-C stops both.\n",
         args.data_dir.display(),
+        mail_line,
         if args.jwt_secret.is_none() {
             "  secret        random for this run (set JWT_SECRET to keep tokens valid across restarts)\n"
         } else {

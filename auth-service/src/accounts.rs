@@ -1,6 +1,8 @@
 //! The auth use cases: register, log in, rotate, revoke. No gRPC types here; `grpc`
 //! converts requests into the domain values these take.
 
+mod email;
+
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use common::{
@@ -10,11 +12,12 @@ use common::{
 use uuid::Uuid;
 
 use crate::{
-    domain::{Password, RefreshToken, Username},
+    domain::{Email, Password, RefreshToken, Username},
     error::AuthError,
     events::{ClientInfo, Event, EventKind},
+    mail::MailSettings,
     password::{Hasher, Verified},
-    store::{EventCursor, EventRecord, Rotation, SessionRecord, Store, UserRecord},
+    store::{EventCursor, EventRecord, Rotation, SessionRecord, Store, TokenPurpose, UserRecord},
     throttle::{TakenAttempt, Throttle},
 };
 
@@ -38,6 +41,15 @@ pub struct Accounts {
     refresh_ttl: Duration,
     /// No session is refreshed past this age, however often it rotates.
     session_max_lifetime: Duration,
+    /// `None` when no email delivery is configured: the mail RPCs are refused.
+    mailer: Option<Mailer>,
+}
+
+/// What the mail use cases need: the settings, and the sender to wake after a commit.
+#[derive(Clone)]
+pub struct Mailer {
+    pub settings: MailSettings,
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// Sessions end this long after login unless configured otherwise.
@@ -62,7 +74,14 @@ impl Accounts {
             throttle,
             refresh_ttl,
             session_max_lifetime: DEFAULT_SESSION_MAX_LIFETIME,
+            mailer: None,
         }
+    }
+
+    /// Turns the mail use cases on (a delivery is configured).
+    pub fn with_mailer(mut self, mailer: Mailer) -> Self {
+        self.mailer = Some(mailer);
+        self
     }
 
     /// Sets the absolute session lifetime (`SESSION_MAX_LIFETIME`).
@@ -165,9 +184,15 @@ impl Accounts {
         &self,
         username: Username,
         password: Password,
+        email: Option<Email>,
         addr: Option<IpAddr>,
         client: &ClientInfo,
     ) -> Result<UserRecord, AuthError> {
+        // An address that could never be verified is refused rather than stored.
+        let mailer = match &email {
+            Some(_) => Some(self.mailer()?),
+            None => None,
+        };
         self.throttle.check_registration(addr).await?;
         // Hash before looking at the name, so a taken name costs the same time.
         let password_hash = self.hasher.hash(password).await?;
@@ -176,8 +201,29 @@ impl Accounts {
             username: username.as_str().to_owned(),
             password_hash,
             create_time: now_micros(),
+            email: email.as_ref().map(|e| e.as_str().to_owned()),
+            email_verified: false,
         };
-        self.store.create_user(&user, &username.key(), client).await?;
+        let verification = match (&email, mailer) {
+            (Some(email), Some(mailer)) => Some(mailer.settings.compose(
+                TokenPurpose::Verify,
+                &user.username,
+                email.as_str(),
+                user.create_time,
+            )),
+            _ => None,
+        };
+        self.store
+            .create_user(
+                &user,
+                &username.key(),
+                client,
+                verification.as_ref().map(|(t, m)| (t, m)),
+            )
+            .await?;
+        if verification.is_some() {
+            self.wake_sender();
+        }
         tracing::info!(user_id = %user.id, "user registered");
         Ok(user)
     }

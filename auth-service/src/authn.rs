@@ -13,8 +13,18 @@ use tonic::Request;
 
 use crate::{accounts::Accounts, error::AuthError, store::UserRecord};
 
-/// Methods anyone may call: they carry their own proof (a password, a refresh token).
-const PUBLIC: &[&str] = &["Register", "Login", "Refresh", "Logout", "VerifyToken"];
+/// Methods anyone may call: they carry their own proof (a password, a refresh token, a
+/// mailed token), or prove nothing and tell nothing (`RequestPasswordReset`).
+const PUBLIC: &[&str] = &[
+    "Register",
+    "Login",
+    "Refresh",
+    "Logout",
+    "VerifyToken",
+    "VerifyEmail",
+    "RequestPasswordReset",
+    "ResetPassword",
+];
 /// Methods for our own services only.
 const INTERNAL: &[&str] = &["WatchRevocations"];
 

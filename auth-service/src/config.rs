@@ -19,6 +19,8 @@ pub struct Config {
     pub jwt: JwtArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub mail: crate::mail::MailArgs,
     /// Access-token lifetime (`900`, `15m`).
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,
@@ -92,7 +94,10 @@ impl Config {
     /// What the pruner keeps: whatever a rule of the throttle or the tokens still needs.
     pub fn prune(&self) -> crate::prune::PruneSettings {
         crate::prune::PruneSettings {
-            throttle_window: self.login_failure_window.max(self.register_window),
+            throttle_window: self
+                .login_failure_window
+                .max(self.register_window)
+                .max(crate::mail::MAIL_WINDOW),
             lockout_memory: crate::throttle::LOCKOUT_MEMORY,
             token_horizon: self.revocation_horizon(),
             event_retention: self.security_event_retention,

@@ -48,6 +48,52 @@ impl Username {
     }
 }
 
+/// Longest email address accepted (RFC 5321's path limit less the angle brackets).
+pub const EMAIL_MAX: usize = 254;
+
+/// An email address, checked for shape only: at most 254 characters, exactly one `@`
+/// with something on each side, a dot-separated domain, no spaces or control
+/// characters. Whether it exists is what the verification mail finds out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
+        if s.is_empty() {
+            return Err(Violation::new(field, "is required"));
+        }
+        if s.chars().count() > EMAIL_MAX {
+            return Err(Violation::new(
+                field,
+                format!("must be at most {EMAIL_MAX} characters"),
+            ));
+        }
+        let bad = || Violation::new(field, "must be an email address (name@example.com)");
+        if s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+        {
+            return Err(bad());
+        }
+        let mut parts = s.split('@');
+        let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        if local.is_empty() || domain.is_empty() || domain.split('.').any(str::is_empty) {
+            return Err(bad());
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key uniqueness is checked on: the whole address lower-cased.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
 /// A password as the user typed it: 8 to 128 characters, no composition rules
 /// (NIST SP 800-63B), never truncated. Its `Debug` does not show it.
 pub struct Password(SecretString);
@@ -161,6 +207,36 @@ impl std::fmt::Debug for RefreshToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails() {
+        let long = format!("{}@example.com", "a".repeat(242));
+        assert_eq!(long.len(), 254);
+        for ok in ["a@b.c", "Alice+tag@Example.COM", "x@localhost", long.as_str()] {
+            assert!(Email::parse("email", ok).is_ok(), "{ok}");
+        }
+        let too_long = format!("a{long}");
+        for bad in [
+            "",
+            "a",
+            "@b.c",
+            "a@",
+            "a@@b.c",
+            "a@b@c",
+            "a b@c.d",
+            "a@b..c",
+            "a@.b",
+            "a@b.c\n",
+            "<a@b.c>",
+            too_long.as_str(),
+        ] {
+            assert!(Email::parse("email", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Email::parse("email", "Bob@Example.com").unwrap().key(),
+            "bob@example.com"
+        );
+    }
 
     #[test]
     fn usernames() {

@@ -13,6 +13,13 @@ pub enum AuthError {
     /// `ALREADY_EXISTS`.
     #[error("username is already taken")]
     UsernameTaken,
+    /// `ALREADY_EXISTS`: another account has this email address (case-insensitive).
+    #[error("email: is already used by another account")]
+    EmailTaken,
+    /// `FAILED_PRECONDITION`: the call needs something that is not there (email
+    /// delivery, an address to verify).
+    #[error("{0}")]
+    FailedPrecondition(&'static str),
     /// `NOT_FOUND`: absent, or another user's (the same answer).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -50,7 +57,8 @@ impl From<AuthError> for Status {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::InvalidArgument(v) => v.into(),
-            AuthError::UsernameTaken => Status::already_exists(e.to_string()),
+            AuthError::UsernameTaken | AuthError::EmailTaken => Status::already_exists(e.to_string()),
+            AuthError::FailedPrecondition(msg) => Status::failed_precondition(msg),
             AuthError::NotFound(_) => Status::not_found(e.to_string()),
             AuthError::InvalidCredentials | AuthError::InvalidRefreshToken => {
                 Status::unauthenticated(e.to_string())

@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     accounts::{Accounts, Origin, Session},
     authn::{calling_service, signed_in},
-    domain::{Password, Username, Violation},
+    domain::{Email, Password, Username, Violation},
     error::AuthError,
     events::{ClientInfo, EventKind},
     revocation_feed::RevocationFeed,
@@ -89,6 +89,8 @@ fn user_to_pb(user: &UserRecord) -> pb::User {
         id: user.id.to_string(),
         username: user.username.clone(),
         create_time: Some(time::micros_to_timestamp(user.create_time)),
+        email: user.email.clone().unwrap_or_default(),
+        email_verified: user.email_verified,
     }
 }
 
@@ -264,7 +266,14 @@ impl AuthService for AuthGrpc {
         let req = request.into_inner();
         let username = Username::parse("username", &req.username).map_err(AuthError::from)?;
         let password = Password::parse_new("password", req.password).map_err(AuthError::from)?;
-        let user = self.accounts.register(username, password, addr, &client).await?;
+        let email = match req.email.as_str() {
+            "" => None,
+            email => Some(Email::parse("email", email).map_err(AuthError::from)?),
+        };
+        let user = self
+            .accounts
+            .register(username, password, email, addr, &client)
+            .await?;
         Ok(Response::new(pb::RegisterResponse {
             user: Some(user_to_pb(&user)),
         }))
@@ -426,6 +435,61 @@ impl AuthService for AuthGrpc {
             Password::parse_given("password", request.get_ref().password.clone()).map_err(AuthError::from)?;
         let origin = self.origin(&request, token.session_id);
         self.accounts.delete_account(caller, password, &origin).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn change_email(&self, request: Request<pb::ChangeEmailRequest>) -> Result<Response<()>, Status> {
+        let (token, caller) = signed_in(&request)?;
+        let req = request.get_ref();
+        let password = Password::parse_given("password", req.password.clone()).map_err(AuthError::from)?;
+        let email = Email::parse("new_email", &req.new_email).map_err(AuthError::from)?;
+        let origin = self.origin(&request, token.session_id);
+        self.accounts
+            .change_email(caller, password, email, &origin)
+            .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn send_verification_email(
+        &self,
+        request: Request<pb::SendVerificationEmailRequest>,
+    ) -> Result<Response<()>, Status> {
+        let (_, caller) = signed_in(&request)?;
+        self.accounts
+            .send_verification_email(caller, self.client_ip(&request))
+            .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn verify_email(&self, request: Request<pb::VerifyEmailRequest>) -> Result<Response<()>, Status> {
+        let token = token_field("token", &request.get_ref().token)?;
+        self.accounts
+            .verify_email(token, &self.client_info(&request))
+            .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: Request<pb::RequestPasswordResetRequest>,
+    ) -> Result<Response<()>, Status> {
+        let email = Email::parse("email", &request.get_ref().email).map_err(AuthError::from)?;
+        self.accounts
+            .request_password_reset(email, self.client_ip(&request), &self.client_info(&request))
+            .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<()>, Status> {
+        let req = request.get_ref();
+        let token = token_field("token", &req.token)?;
+        let new = Password::parse_new("new_password", req.new_password.clone()).map_err(AuthError::from)?;
+        self.accounts
+            .reset_password(token, new, &self.client_info(&request))
+            .await?;
         Ok(Response::new(()))
     }
 

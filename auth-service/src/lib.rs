@@ -10,6 +10,7 @@
 //! - [`domain`]: usernames, passwords, refresh tokens: only valid values.
 //! - [`password`]: argon2id on the blocking pool, bounded.
 //! - [`throttle`]: password-attempt and registration limits, kept in the database.
+//! - [`mail`]: mail settings, the mails' text, the outbox sender (SMTP or files).
 //! - [`prune`]: the background deletion of rows no rule needs any more.
 //! - [`revocation_feed`]: publishes ended sessions to the todo-services, in commit order.
 //! - [`store`]: every SQL statement.
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod mail;
 pub mod password;
 pub mod prune;
 pub mod revocation_feed;

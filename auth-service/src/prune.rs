@@ -13,6 +13,9 @@ use common::time::now_micros;
 use sqlx::AnyPool;
 use tokio::task::JoinHandle;
 
+/// How long a sent or given-up mail's row stays.
+pub const OUTBOX_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
 /// Rows one statement deletes at most.
 pub const BATCH: i64 = 1000;
 
@@ -88,6 +91,21 @@ pub fn steps(settings: &PruneSettings, now: i64) -> Vec<PruneStep> {
                     LIMIT $1) \
                   AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id)",
             params: vec![token_cutoff],
+        },
+        // A mailed token matters until it expires (used ones are already gone).
+        PruneStep {
+            name: "mail_tokens",
+            sql: "DELETE FROM mail_tokens WHERE token_hash IN ( \
+                    SELECT token_hash FROM mail_tokens WHERE expire_time <= $2 LIMIT $1)",
+            params: vec![now],
+        },
+        // A sent or given-up mail is kept a day (its body is already wiped), for an
+        // operator asking what went out.
+        PruneStep {
+            name: "mail_outbox",
+            sql: "DELETE FROM mail_outbox WHERE id IN ( \
+                    SELECT id FROM mail_outbox WHERE (sent_time <= $2 OR failed_time <= $2) LIMIT $1)",
+            params: vec![now.saturating_sub(micros(OUTBOX_RETENTION))],
         },
         // The security history is kept for its retention, then goes.
         PruneStep {

@@ -7,11 +7,14 @@ use common::{
 use todo_grpc_proto::auth::v1::auth_service_server::AuthServiceServer;
 use tonic::codec::CompressionEncoding;
 
+use std::sync::Arc;
+
 use crate::{
-    accounts::Accounts,
+    accounts::{Accounts, Mailer},
     authn::AuthServiceAuth,
     config::Config,
     grpc::AuthGrpc,
+    mail::{self, sender::Delivery},
     password::{HashParams, Hasher},
     prune,
     revocation_feed::RevocationFeed,
@@ -45,7 +48,7 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     .map_err(|e| StartupError::Other(e.to_string()))?;
     let store = Store::new(pool.clone());
     let throttle = Throttle::new(store.clone(), config.throttle());
-    let accounts = Accounts::new(
+    let mut accounts = Accounts::new(
         store.clone(),
         hasher,
         tokens.clone(),
@@ -53,6 +56,28 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         config.refresh_token_ttl,
     )
     .with_session_max_lifetime(config.session_max_lifetime);
+    let delivery = Delivery::from_args(&config.mail).map_err(StartupError::Other)?;
+    let mut sender_task = None;
+    match delivery {
+        Some(delivery) => {
+            let mail_settings = config.mail.settings().map_err(StartupError::Other)?;
+            tracing::info!(delivery = %delivery.description, "email delivery configured");
+            let wake = Arc::new(tokio::sync::Notify::new());
+            sender_task = Some(mail::sender::start(
+                store.clone(),
+                Arc::new(delivery),
+                wake.clone(),
+            ));
+            accounts = accounts.with_mailer(Mailer {
+                settings: mail_settings,
+                wake,
+            });
+        }
+        None => tracing::warn!(
+            "email delivery is not configured (SMTP_URL or MAIL_OUTBOX_DIR): email verification and \
+             password reset answer FAILED_PRECONDITION"
+        ),
+    }
     // Every token issued before a revocation has expired once this much time has passed.
     let horizon = config.revocation_horizon();
     let (drain, draining) = tokio::sync::watch::channel(false);
@@ -83,6 +108,10 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     .with_task(feed_task)
     .with_task(prune_task)
     .with_drain(drain);
+    let app = match sender_task {
+        Some(task) => app.with_task(task),
+        None => app,
+    };
     tracing::info!(
         addr = %app.local_addr(),
         database = common::db::backend(&config.database_url),

@@ -5,11 +5,15 @@
 
 mod account;
 mod events;
+mod mail;
+mod outbox;
 mod revocations;
 mod throttle;
 
 pub use account::SessionRecord;
 pub use events::{EventCursor, EventRecord};
+pub use mail::{MailCount, NewToken, OutboxMail, TokenPurpose};
+pub use outbox::DueMail;
 pub use revocations::RevokedSession;
 pub use throttle::{Attempt, Budget};
 
@@ -30,6 +34,8 @@ pub struct UserRecord {
     pub username: String,
     pub password_hash: String,
     pub create_time: i64,
+    pub email: Option<String>,
+    pub email_verified: bool,
 }
 
 /// What presenting a refresh token did.
@@ -66,10 +72,12 @@ fn user_from_row(row: &AnyRow) -> Result<UserRecord, AuthError> {
         username: row.try_get("username")?,
         password_hash: row.try_get("password_hash")?,
         create_time: row.try_get("create_time")?,
+        email: row.try_get("email")?,
+        email_verified: row.try_get::<Option<i64>, _>("email_verified_time")?.is_some(),
     })
 }
 
-const USER_COLUMNS: &str = "id, username, password_hash, create_time";
+const USER_COLUMNS: &str = "id, username, password_hash, create_time, email, email_verified_time";
 
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
@@ -80,34 +88,53 @@ impl Store {
         &self.pool
     }
 
-    /// Inserts a user and records `REGISTERED`; `UsernameTaken` if the case-folded name exists.
+    /// Inserts a user and records `REGISTERED`, with the verification mail for its
+    /// address when it has one; `UsernameTaken` if the case-folded name exists,
+    /// `EmailTaken` if the address does.
     pub async fn create_user(
         &self,
         user: &UserRecord,
         username_key: &str,
         client: &ClientInfo,
+        verification: Option<(&NewToken, &OutboxMail)>,
     ) -> Result<(), AuthError> {
+        let email_key = user.email.as_ref().map(|e| e.to_lowercase());
         let mut tx = common::db::begin_write(&self.pool).await?;
-        sqlx::query(
-            "INSERT INTO users (id, username, username_key, password_hash, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, username, username_key, password_hash, create_time, update_time, email, email_key) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
         )
         .bind(user.id.to_string())
         .bind(&user.username)
         .bind(username_key)
         .bind(&user.password_hash)
         .bind(user.create_time)
+        .bind(user.email.clone())
+        .bind(email_key)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if common::db::is_unique_violation(&e) {
+        .await;
+        if let Err(e) = inserted {
+            if !common::db::is_unique_violation(&e) {
+                return Err(e.into());
+            }
+            // Which key clashed: the failed statement ended the transaction (PostgreSQL).
+            tx.rollback().await?;
+            let name_taken = sqlx::query("SELECT 1 AS one FROM users WHERE username_key = $1")
+                .bind(username_key)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            return Err(if name_taken || user.email.is_none() {
                 AuthError::UsernameTaken
             } else {
-                e.into()
-            }
-        })?;
+                AuthError::EmailTaken
+            });
+        }
         let event = Event::new(EventKind::Registered, client, None);
         events::insert_event(&mut tx, &user.id.to_string(), &event, user.create_time).await?;
+        if let Some((token, mail)) = verification {
+            mail::issue_in(&mut tx, user.id, token, mail, user.create_time).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -136,7 +163,7 @@ impl Store {
     /// the session (or its user) does not exist.
     pub async fn session_user(&self, session_id: Uuid) -> Result<Option<(UserRecord, bool)>, AuthError> {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.create_time, s.revoke_time \
+            "SELECT u.id, u.username, u.password_hash, u.create_time, u.email, u.email_verified_time, s.revoke_time \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
         )
         .bind(session_id.to_string())
@@ -340,6 +367,8 @@ impl Store {
             .bind(user_id.to_string())
             .execute(&mut *tx)
             .await?;
+        // A reset link mailed before is for the old password: it must not undo this one.
+        mail::delete_tokens_in(&mut tx, user_id, TokenPurpose::Reset).await?;
         end_sessions_in(
             &mut tx,
             "WHERE revoke_time IS NULL AND user_id = $3",

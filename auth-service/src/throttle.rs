@@ -85,7 +85,7 @@ impl Throttle {
         Self { store, settings }
     }
 
-    fn throttled(until_micros: i64, now: i64) -> AuthError {
+    pub(crate) fn throttled(until_micros: i64, now: i64) -> AuthError {
         let wait = Duration::from_micros(u64::try_from(until_micros.saturating_sub(now)).unwrap_or(0));
         // Whole seconds, rounded up, so a client that waits as told is let in.
         AuthError::Throttled {

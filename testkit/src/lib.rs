@@ -7,11 +7,13 @@
 //!   or stalled.
 //! - [`call_raw`], [`reflected_methods`], [`jwt_claims`]: any method by name, the methods
 //!   reflection lists, the claims of an issued token.
+//! - [`mail`]: a real SMTP server for the tests, and the mails it received.
 //! - [`both_backends!`]: runs one async test body against each backend.
 
 mod grpc;
 pub mod h2;
 pub mod h2raw;
+pub mod mail;
 mod proxy;
 pub mod reflection;
 pub mod tls;
@@ -368,6 +370,7 @@ pub async fn register_and_login(
         .register(authpb::RegisterRequest {
             username: username.into(),
             password: password.into(),
+            ..Default::default()
         })
         .await
         .expect("register");

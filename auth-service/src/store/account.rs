@@ -94,7 +94,8 @@ impl Store {
 
     /// Deletes the user and every session, refresh token and event of theirs;
     /// ends every session for the feed and logs the deletion, so the todo-services delete
-    /// the user's data; forgets the name's throttle counters. One transaction.
+    /// the user's data; forgets the name's throttle counters; deletes every pending mail
+    /// token and unsent mail. One transaction.
     pub async fn delete_account(&self, user_id: Uuid, username_key: &str, now: i64) -> Result<(), AuthError> {
         let user = user_id.to_string();
         let mut tx = common::db::begin_write(&self.pool).await?;
@@ -111,6 +112,9 @@ impl Store {
         // Explicitly, dependents first: no reliance on the foreign keys' cascade.
         for sql in [
             "DELETE FROM security_events WHERE user_id = $1",
+            // Pending links go, and so do mails not yet sent (they would carry them).
+            "DELETE FROM mail_tokens WHERE user_id = $1",
+            "DELETE FROM mail_outbox WHERE user_id = $1 AND sent_time IS NULL",
             "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
             "DELETE FROM sessions WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",

@@ -51,6 +51,7 @@ async fn cors_grants_only_listed_origins(backend: Backend) {
     let register = pb::RegisterRequest {
         username: "webuser".into(),
         password: "web password".into(),
+        ..Default::default()
     };
     let response = web::call(
         addr,
@@ -101,6 +102,7 @@ async fn browser_sessions_live_in_an_http_only_cookie(backend: Backend) {
     let credentials = pb::RegisterRequest {
         username: "browser".into(),
         password: "browser password".into(),
+        ..Default::default()
     };
     for encoding in [Encoding::Binary, Encoding::Text] {
         let r = web::call(addr, "/auth.v1.AuthService/Register", &credentials, encoding, &[]).await;
@@ -218,6 +220,7 @@ async fn browser_login(addr: std::net::SocketAddr, name: &str) -> String {
         &pb::RegisterRequest {
             username: name.into(),
             password: password.into(),
+            ..Default::default()
         },
         Encoding::Binary,
         &[],
@@ -303,6 +306,7 @@ async fn grpc_web_without_origin_gets_the_token_in_the_body(backend: Backend) {
     let credentials = pb::RegisterRequest {
         username: "scripted".into(),
         password: "scripted password".into(),
+        ..Default::default()
     };
     let r = web::call(
         addr,

@@ -103,6 +103,7 @@ async fn deadlines_are_read_as_written_and_end_in_deadline_exceeded() {
     let register = |name: &str| pb::RegisterRequest {
         username: name.into(),
         password: "a good long password".into(),
+        ..Default::default()
     };
     let call = |name: &'static str, timeout: &'static str| {
         let addr = app.server.addr;
@@ -197,6 +198,7 @@ async fn compressed_requests_are_accepted_everywhere() {
         let bomb = pb::RegisterRequest {
             username: "x".repeat(64 * 1024),
             password: "a good long password".into(),
+            ..Default::default()
         };
         let status = client.register(bomb).await.unwrap_err();
         assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");

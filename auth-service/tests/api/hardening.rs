@@ -24,6 +24,7 @@ fn register(username: &str, password: &str) -> pb::RegisterRequest {
     pb::RegisterRequest {
         username: username.into(),
         password: password.into(),
+        ..Default::default()
     }
 }
 

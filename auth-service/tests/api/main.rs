@@ -9,6 +9,7 @@ mod faults;
 mod feed;
 mod hardening;
 mod helpers;
+mod mail;
 mod observability;
 mod passwords;
 mod register_login;

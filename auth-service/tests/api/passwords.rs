@@ -25,6 +25,7 @@ async fn repetitive_passwords_are_refused(backend: Backend) {
                 .register(pb::RegisterRequest {
                     username: "spacey".into(),
                     password,
+                    ..Default::default()
                 })
                 .await,
             Code::InvalidArgument,

@@ -11,6 +11,7 @@ fn register(username: &str, password: &str) -> pb::RegisterRequest {
     pb::RegisterRequest {
         username: username.into(),
         password: password.into(),
+        ..Default::default()
     }
 }
 

@@ -177,6 +177,39 @@ async fn pruning_removes_stale_rows_and_keeps_live_ones(backend: Backend) {
     .await
     .unwrap();
 
+    // Mail tokens go once expired; sent (or given-up) mails a day after, pending ones stay.
+    for (hash, expire) in [("mail-expired", now - HOUR), ("mail-live", now + DAY)] {
+        sqlx::query(
+            "INSERT INTO mail_tokens (token_hash, user_id, purpose, email_key, create_time, expire_time) \
+             VALUES ($1, $2, 'reset', 'x@example.com', $3, $4)",
+        )
+        .bind(hash)
+        .bind(user)
+        .bind(now - 2 * HOUR)
+        .bind(expire)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    for (id, sent) in [
+        ("sent-old", Some(now - 2 * DAY)),
+        ("sent-new", Some(now - HOUR)),
+        ("pending", None),
+    ] {
+        sqlx::query(
+            "INSERT INTO mail_outbox (id, kind, recipient, subject, body, create_time, next_attempt_time, sent_time) \
+             VALUES ($1, 'verify_email', 'x@example.com', 's', '', $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(now - 2 * DAY)
+        // Not due: no sender runs here, but none should touch it either.
+        .bind(now + DAY)
+        .bind(sent)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+
     let mut settings = testkit::auth_config(&app._db.url).prune();
     settings.batch = 2;
     let deleted = auth_service::prune::prune_once(&db, &settings).await.unwrap();
@@ -186,12 +219,22 @@ async fn pruning_removes_stale_rows_and_keeps_live_ones(backend: Backend) {
             ("login_throttle", 7),
             ("refresh_tokens", 5),
             ("sessions", 2),
+            ("mail_tokens", 1),
+            ("mail_outbox", 1),
             ("security_events", 1),
             ("revocation_log", 1)
         ],
         "rows deleted per step"
     );
 
+    assert_eq!(
+        keys(&db, "SELECT token_hash FROM mail_tokens").await,
+        ["mail-live"]
+    );
+    assert_eq!(
+        keys(&db, "SELECT id FROM mail_outbox").await,
+        ["pending", "sent-new"]
+    );
     let throttle = keys(&db, "SELECT throttle_key FROM login_throttle").await;
     assert_eq!(
         throttle,

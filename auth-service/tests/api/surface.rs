@@ -32,6 +32,7 @@ async fn health_reflection_and_size_limit(backend: Backend) {
     let big = pb::RegisterRequest {
         username: "x".repeat(64 * 1024),
         password: "long enough".into(),
+        ..Default::default()
     };
     let status = app.client.register(big).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
@@ -39,6 +40,7 @@ async fn health_reflection_and_size_limit(backend: Backend) {
         .register(pb::RegisterRequest {
             username: "after_big".into(),
             password: "long enough".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -89,6 +91,7 @@ async fn database_outage_is_reported_and_survived() {
         .register(pb::RegisterRequest {
             username: "wendy".into(),
             password: "wendy's password".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

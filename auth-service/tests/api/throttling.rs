@@ -97,6 +97,7 @@ async fn a_burst_for_one_name_is_evaluated_at_most_the_budget(backend: Backend) 
         .register(pb::RegisterRequest {
             username: "besieged".into(),
             password: "besieged's password".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -126,6 +127,7 @@ async fn a_burst_across_two_replicas_is_evaluated_at_most_the_budget() {
         .register(pb::RegisterRequest {
             username: "besieged".into(),
             password: "besieged's password".into(),
+            ..Default::default()
         })
         .await
         .unwrap();

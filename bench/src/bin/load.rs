@@ -1058,6 +1058,7 @@ impl Suite {
             .register(authpb::RegisterRequest {
                 username: username.clone(),
                 password: password.clone(),
+                ..Default::default()
             })
             .await
             .map_err(|s| format!("register: {}", status_text(s)))?;

@@ -56,6 +56,8 @@ async fn run() -> Result<(), Error> {
         .register(auth::RegisterRequest {
             username: username.clone(),
             password: password.clone(),
+            // Empty: no address (one to verify needs mail delivery at the server).
+            email: String::new(),
         })
         .await?
         .into_inner()

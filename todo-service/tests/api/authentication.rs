@@ -13,7 +13,16 @@ use crate::helpers::spawn_pair;
 both_backends!(every_bearer_rpc_refuses_a_revoked_token);
 
 /// The auth-service's methods that take no access token (they carry their own proof).
-const AUTH_PUBLIC: &[&str] = &["Register", "Login", "Refresh", "Logout", "VerifyToken"];
+const AUTH_PUBLIC: &[&str] = &[
+    "Register",
+    "Login",
+    "Refresh",
+    "Logout",
+    "VerifyToken",
+    "VerifyEmail",
+    "RequestPasswordReset",
+    "ResetPassword",
+];
 
 async fn every_bearer_rpc_refuses_a_revoked_token(backend: Backend) {
     let mut app = spawn_pair(backend).await;

@@ -31,9 +31,21 @@ pub async fn spawn_pair(backend: Backend) -> TestPair {
 
 /// Like [`spawn_pair`], with the todo-service's configuration changed by `tweak`.
 pub async fn spawn_pair_with(backend: Backend, tweak: impl FnOnce(&mut todo_service::Config)) -> TestPair {
+    spawn_pair_configured(backend, |_| {}, tweak).await
+}
+
+/// Like [`spawn_pair`], with the auth-service's configuration changed by `auth_tweak`
+/// and the todo-service's by `tweak`.
+pub async fn spawn_pair_configured(
+    backend: Backend,
+    auth_tweak: impl FnOnce(&mut auth_service::Config),
+    tweak: impl FnOnce(&mut todo_service::Config),
+) -> TestPair {
     let auth_db = TestDb::new(backend).await;
     let todo_db = TestDb::new(backend).await;
-    let auth_server = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
+    let mut auth_config = testkit::auth_config(&auth_db.url);
+    auth_tweak(&mut auth_config);
+    let auth_server = testkit::spawn_auth(auth_config).await;
     let mut config = todo_config(&todo_db.url);
     config.auth_service_url = Some(auth_server.url());
     tweak(&mut config);

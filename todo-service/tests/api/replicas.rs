@@ -44,6 +44,7 @@ async fn replicas_share_everything_through_the_database() {
     a.register(authpb::RegisterRequest {
         username: "wanda".into(),
         password: "replicated password".into(),
+        ..Default::default()
     })
     .await
     .unwrap();

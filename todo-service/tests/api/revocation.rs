@@ -13,7 +13,8 @@ both_backends!(
     revocation_reaches_the_todo_service,
     keys_rotate_without_mass_logout,
     one_users_churn_does_not_hide_anothers_revocation,
-    logout_ends_that_sessions_access_tokens_only
+    logout_ends_that_sessions_access_tokens_only,
+    password_reset_reaches_the_todo_service,
 );
 
 /// Polls until the token is refused, answering how long it took (panics after 5 s).
@@ -285,4 +286,65 @@ async fn logout_ends_that_sessions_access_tokens_only(backend: Backend) {
         .list_todos(bearer(pb::ListTodosRequest::default(), &phone.access_token))
         .await
         .expect("the other session is untouched at the todo-service");
+}
+
+/// ResetPassword ends every session through the same path as LogoutAll: the revocation
+/// feed tells the todo-service within 5 s. Mail goes to a folder (the file transport).
+async fn password_reset_reaches_the_todo_service(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_owned();
+    let mut app = crate::helpers::spawn_pair_configured(
+        backend,
+        |c| {
+            c.mail.mail_outbox_dir = Some(folder.clone());
+            c.mail.verify_email_url = Some("http://app.test/verify?token={token}".into());
+            c.mail.reset_password_url = Some("http://app.test/reset?token={token}".into());
+        },
+        |_| {},
+    )
+    .await;
+    app.auth
+        .register(authpb::RegisterRequest {
+            username: "rita".into(),
+            password: "rita's old password".into(),
+            email: "rita@example.com".into(),
+        })
+        .await
+        .unwrap();
+    let login = app
+        .auth
+        .login(authpb::LoginRequest {
+            username: "rita".into(),
+            password: "rita's old password".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rita = crate::helpers::User {
+        token: login.access_token,
+        id: String::new(),
+    };
+    app.create(&rita, "before the reset").await;
+    app.auth
+        .request_password_reset(authpb::RequestPasswordResetRequest {
+            email: "rita@example.com".into(),
+        })
+        .await
+        .unwrap();
+    let messages = testkit::mail::MailFolder::new(dir.path())
+        .wait_for(2, Duration::from_secs(10))
+        .await;
+    let reset = messages
+        .iter()
+        .find(|m| m.contains("Reset your password"))
+        .expect("the reset mail");
+    app.auth
+        .reset_password(authpb::ResetPasswordRequest {
+            token: testkit::mail::link_token(reset),
+            new_password: "rita's new password".into(),
+        })
+        .await
+        .unwrap();
+    let took = refused_within_5s(&mut app, &rita.token).await;
+    eprintln!("ResetPassword reached the todo-service in {took:?}");
 }
