@@ -56,21 +56,7 @@ pub struct MailCount {
 /// Counts one mail for `key` in the window (a new one when the last began at or before
 /// `cutoff`) inside `tx`; answers the count and the window's start.
 async fn count_in(tx: &mut Tx, key: &str, now: i64, cutoff: i64) -> Result<(i64, i64), AuthError> {
-    let row = sqlx::query(
-        "INSERT INTO login_throttle (throttle_key, failures, window_start, locked_until, lockouts, update_time) \
-         VALUES ($1, 1, $2, 0, 0, $2) \
-         ON CONFLICT (throttle_key) DO UPDATE SET \
-           failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-           window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END, \
-           update_time = $2 \
-         RETURNING failures, window_start",
-    )
-    .bind(key)
-    .bind(now)
-    .bind(cutoff)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok((row.try_get("failures")?, row.try_get("window_start")?))
+    super::throttle::count_event_on(tx, key, now, cutoff).await
 }
 
 /// Counts one mail against every key; `Some(window end)` of a key over its limit.

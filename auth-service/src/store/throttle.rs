@@ -158,22 +158,34 @@ impl Store {
         now: i64,
         window_cutoff: i64,
     ) -> Result<(i64, i64), AuthError> {
-        let row = sqlx::query(
-            "INSERT INTO login_throttle (throttle_key, failures, window_start, locked_until, lockouts, update_time) \
-             VALUES ($1, 1, $2, 0, 0, $2) \
-             ON CONFLICT (throttle_key) DO UPDATE SET \
-               failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-               window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END, \
-               update_time = $2 \
-             RETURNING failures, window_start",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(window_cutoff)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get("failures")?, row.try_get("window_start")?))
+        let mut conn = self.pool.acquire().await?;
+        count_event_on(&mut conn, key, now, window_cutoff).await
     }
+}
+
+/// [`Store::count_event`] on `conn`: a pool's connection, or a transaction's (mail counts
+/// are taken in the transaction that writes the mail).
+pub(super) async fn count_event_on(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+    now: i64,
+    window_cutoff: i64,
+) -> Result<(i64, i64), AuthError> {
+    let row = sqlx::query(
+        "INSERT INTO login_throttle (throttle_key, failures, window_start, locked_until, lockouts, update_time) \
+         VALUES ($1, 1, $2, 0, 0, $2) \
+         ON CONFLICT (throttle_key) DO UPDATE SET \
+           failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
+           window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END, \
+           update_time = $2 \
+         RETURNING failures, window_start",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(window_cutoff)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get("failures")?, row.try_get("window_start")?))
 }
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
