@@ -5,10 +5,8 @@ mod email;
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use common::{
-    time::now_micros,
-    token::{AccessTokens, AuthUser, IssuedToken},
-};
+use common::time::{Clock, micros};
+use token::{AccessTokens, AuthUser, IssuedToken, SessionId, UserId};
 use uuid::Uuid;
 
 use crate::{
@@ -43,6 +41,7 @@ pub struct Accounts {
     session_max_lifetime: Duration,
     /// `None` when no email delivery is configured: the mail RPCs are refused.
     mailer: Option<Mailer>,
+    clock: Clock,
 }
 
 /// What the mail use cases need: the settings, and the sender to wake after a commit.
@@ -55,10 +54,6 @@ pub struct Mailer {
 /// Sessions end this long after login unless configured otherwise.
 pub const DEFAULT_SESSION_MAX_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
 impl Accounts {
     pub fn new(
         store: Store,
@@ -66,6 +61,7 @@ impl Accounts {
         tokens: Arc<AccessTokens>,
         throttle: Throttle,
         refresh_ttl: Duration,
+        clock: Clock,
     ) -> Self {
         Self {
             store,
@@ -75,6 +71,7 @@ impl Accounts {
             refresh_ttl,
             session_max_lifetime: DEFAULT_SESSION_MAX_LIFETIME,
             mailer: None,
+            clock,
         }
     }
 
@@ -92,7 +89,7 @@ impl Accounts {
 
     /// Counts a refusal by the throttle (and passes every other error on).
     fn counted<T>(result: Result<T, AuthError>) -> Result<T, AuthError> {
-        if let Err(AuthError::Throttled { .. }) = &result {
+        if result.as_ref().is_err_and(AuthError::is_throttled) {
             metrics::counter!("auth_login_throttled_total").increment(1);
             tracing::info!("password check throttled");
         }
@@ -107,9 +104,9 @@ impl Accounts {
 
     /// Records a refusal by the throttle in the account's history (at most once a
     /// minute), when the name belongs to an account.
-    async fn record_throttled(&self, user: Option<Uuid>, client: &ClientInfo) -> Result<(), AuthError> {
+    async fn record_throttled(&self, user: Option<UserId>, client: &ClientInfo) -> Result<(), AuthError> {
         if let Some(user) = user {
-            let now = now_micros();
+            let now = self.clock.now_micros();
             let event = Event::new(EventKind::LoginThrottled, client, None);
             let since = now.saturating_sub(micros(THROTTLED_EVENT_EVERY));
             self.store
@@ -162,7 +159,7 @@ impl Accounts {
         let attempt = match self.begin_attempt(&user.username, addr).await {
             Ok(attempt) => attempt,
             Err(e) => {
-                if matches!(e, AuthError::Throttled { .. }) {
+                if e.is_throttled() {
                     self.record_throttled(Some(user.id), client).await?;
                 }
                 return Err(e);
@@ -174,7 +171,9 @@ impl Accounts {
             None => {
                 tracing::info!(user_id = %user.id, "password re-check failed");
                 let event = Event::new(EventKind::LoginFailed, client, None);
-                self.store.record_event(user.id, &event, now_micros()).await?;
+                self.store
+                    .record_event(user.id, &event, self.clock.now_micros())
+                    .await?;
                 Err(crate::domain::Violation::new(field, "is incorrect").into())
             }
         }
@@ -197,10 +196,10 @@ impl Accounts {
         // Hash before looking at the name, so a taken name costs the same time.
         let password_hash = self.hasher.hash(password).await?;
         let user = UserRecord {
-            id: Uuid::now_v7(),
+            id: UserId::from_uuid(Uuid::now_v7()),
             username: username.as_str().to_owned(),
             password_hash,
-            create_time: now_micros(),
+            create_time: self.clock.now_micros(),
             email: email.as_ref().map(|e| e.as_str().to_owned()),
             email_verified: false,
         };
@@ -247,7 +246,7 @@ impl Accounts {
         let attempt = match self.begin_attempt(username, addr).await {
             Ok(attempt) => attempt,
             Err(e) => {
-                if matches!(e, AuthError::Throttled { .. }) {
+                if e.is_throttled() {
                     // The owner sees that someone is guessing; unknown names record nothing.
                     self.record_throttled(lookup().await?.map(|u| u.id), client)
                         .await?;
@@ -263,7 +262,9 @@ impl Accounts {
             (None, Some(user)) => {
                 tracing::info!("login failed");
                 let event = Event::new(EventKind::LoginFailed, client, None);
-                self.store.record_event(user.id, &event, now_micros()).await?;
+                self.store
+                    .record_event(user.id, &event, self.clock.now_micros())
+                    .await?;
                 return Err(AuthError::InvalidCredentials);
             }
             _ => {
@@ -286,8 +287,8 @@ impl Accounts {
             }
         }
         let refresh = RefreshToken::generate();
-        let now = now_micros();
-        let session_id = Uuid::new_v4();
+        let now = self.clock.now_micros();
+        let session_id = SessionId::new();
         let lifetime = self.refresh_ttl.min(self.session_max_lifetime);
         self.store
             .create_session(
@@ -305,16 +306,16 @@ impl Accounts {
 
     fn session(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         username: &str,
-        session_id: Uuid,
+        session_id: SessionId,
         refresh: RefreshToken,
         refresh_expires_in: Duration,
     ) -> Result<Session, AuthError> {
         let access = self
             .tokens
             .issue(user_id, username, session_id)
-            .map_err(|e| AuthError::Internal(format!("signing access token: {e}")))?;
+            .map_err(|e| AuthError::internal(format!("signing access token: {e}")))?;
         Ok(Session {
             access,
             refresh,
@@ -329,7 +330,7 @@ impl Accounts {
     pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<Session, AuthError> {
         let old = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
         let new = RefreshToken::generate();
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let expire = now.saturating_add(micros(self.refresh_ttl));
         let max_lifetime = micros(self.session_max_lifetime);
         match self
@@ -359,7 +360,7 @@ impl Accounts {
     pub async fn logout(&self, presented: &str, client: &ClientInfo) -> Result<(), AuthError> {
         if let Some(token) = RefreshToken::parse(presented) {
             self.store
-                .revoke_session_of(&token.hash(), now_micros(), client)
+                .revoke_session_of(&token.hash(), self.clock.now_micros(), client)
                 .await?;
         }
         Ok(())
@@ -371,12 +372,12 @@ impl Accounts {
         let caller = self
             .tokens
             .verify(access_token)
-            .map_err(|e| AuthError::Unauthenticated(e.to_string()))?;
+            .map_err(|e| AuthError::unauthenticated(e.to_string()))?;
         common::telemetry::record_user(&caller.user_id);
         match self.store.session_user(caller.session_id).await? {
             Some((user, true)) if user.id == caller.user_id => Ok((caller, user)),
             // Ended, pruned, or its user deleted: the same answer.
-            _ => Err(AuthError::Unauthenticated("access token revoked".into())),
+            _ => Err(AuthError::unauthenticated("access token revoked")),
         }
     }
 
@@ -401,7 +402,7 @@ impl Accounts {
         let hash = self.hasher.hash(new).await?;
         let event = Event::new(EventKind::PasswordChanged, &origin.client, Some(origin.session));
         self.store
-            .change_password(user.id, &hash, now_micros(), event)
+            .change_password(user.id, &hash, self.clock.now_micros(), event)
             .await?;
         tracing::info!(user_id = %user.id, "password changed; all sessions revoked");
         Ok(())
@@ -411,7 +412,7 @@ impl Accounts {
         let event = Event::new(EventKind::LoggedOutAll, &origin.client, Some(origin.session));
         let n = self
             .store
-            .revoke_all_sessions(user.id, now_micros(), "logout all", event)
+            .revoke_all_sessions(user.id, self.clock.now_micros(), "logout all", event)
             .await?;
         tracing::info!(user_id = %user.id, sessions = n, "all sessions and access tokens revoked");
         Ok(())
@@ -426,9 +427,9 @@ impl Accounts {
     pub async fn list_sessions(
         &self,
         user: &UserRecord,
-        current: Uuid,
+        current: SessionId,
     ) -> Result<Vec<(SessionRecord, bool)>, AuthError> {
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let sessions = self
             .store
             .live_sessions(user.id, now, self.oldest_live_start(now))
@@ -446,10 +447,10 @@ impl Accounts {
     pub async fn revoke_session(
         &self,
         user: &UserRecord,
-        session: Uuid,
+        session: SessionId,
         origin: &Origin,
     ) -> Result<(), AuthError> {
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let event = Event::new(EventKind::SessionRevoked, &origin.client, Some(session));
         if !self
             .store
@@ -485,7 +486,9 @@ impl Accounts {
         let key = Username::parse("username", &user.username)
             .map(|name| name.key())
             .unwrap_or_else(|_| user.username.to_lowercase());
-        self.store.delete_account(user.id, &key, now_micros()).await?;
+        self.store
+            .delete_account(user.id, &key, self.clock.now_micros())
+            .await?;
         tracing::info!(user_id = %user.id, "account deleted");
         Ok(())
     }
@@ -497,5 +500,5 @@ impl Accounts {
 pub struct Origin {
     pub addr: Option<IpAddr>,
     pub client: ClientInfo,
-    pub session: Uuid,
+    pub session: SessionId,
 }

@@ -4,11 +4,9 @@
 
 use std::sync::Arc;
 
-use common::{
-    bearer::{self, Authenticate},
-    token::{AccessTokens, AuthUser},
-};
+use common::bearer::{self, Authenticate};
 use http::HeaderMap;
+use token::{AccessTokens, AuthUser};
 use tonic::Request;
 
 use crate::{accounts::Accounts, error::AuthError, store::UserRecord};
@@ -50,7 +48,7 @@ impl AuthServiceAuth {
 }
 
 fn unauthenticated(e: impl std::fmt::Display) -> AuthError {
-    AuthError::Unauthenticated(e.to_string())
+    AuthError::unauthenticated(e.to_string())
 }
 
 impl Authenticate for AuthServiceAuth {
@@ -77,9 +75,7 @@ pub fn signed_in<T>(request: &Request<T>) -> Result<(&AuthUser, &UserRecord), Au
     match request.extensions().get::<Caller>() {
         Some(Caller::User { token, user }) => Ok((token, user)),
         // Only reachable if a method were served without the layer: a bug, not the caller's fault.
-        _ => Err(AuthError::Internal(
-            "call reached a handler unauthenticated".into(),
-        )),
+        _ => Err(AuthError::internal("call reached a handler unauthenticated")),
     }
 }
 
@@ -87,8 +83,8 @@ pub fn signed_in<T>(request: &Request<T>) -> Result<(&AuthUser, &UserRecord), Au
 pub fn calling_service<T>(request: &Request<T>) -> Result<&str, AuthError> {
     match request.extensions().get::<Caller>() {
         Some(Caller::Service(name)) => Ok(name),
-        _ => Err(AuthError::Internal(
-            "internal call reached a handler unauthenticated".into(),
+        _ => Err(AuthError::internal(
+            "internal call reached a handler unauthenticated",
         )),
     }
 }

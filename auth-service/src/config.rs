@@ -107,6 +107,6 @@ impl Config {
 
     /// Every access token issued before an instant has expired this long after it.
     pub fn revocation_horizon(&self) -> Duration {
-        self.access_token_ttl + Duration::from_secs(common::token::LEEWAY_SECS + 5)
+        self.access_token_ttl + Duration::from_secs(token::LEEWAY_SECS + 5)
     }
 }

@@ -1,6 +1,8 @@
 //! The security history's vocabulary: what happened to an account, and from where.
 //! No SQL and no gRPC here; `store` writes these, `grpc` converts them.
 
+use token::SessionId;
+
 /// Where a call came from, as the security history and the session list show it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
@@ -85,11 +87,11 @@ pub struct Event<'a> {
     pub kind: EventKind,
     pub client: &'a ClientInfo,
     /// The session concerned; `None` where a change ends exactly one session: that one.
-    pub session_id: Option<uuid::Uuid>,
+    pub session_id: Option<SessionId>,
 }
 
 impl<'a> Event<'a> {
-    pub fn new(kind: EventKind, client: &'a ClientInfo, session_id: Option<uuid::Uuid>) -> Self {
+    pub fn new(kind: EventKind, client: &'a ClientInfo, session_id: Option<SessionId>) -> Self {
         Self {
             kind,
             client,

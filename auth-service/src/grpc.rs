@@ -5,6 +5,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use common::{client_addr::TrustedProxies, time};
 use todo_grpc_proto::auth::v1::{self as pb, auth_service_server::AuthService};
+use token::{SessionId, ids::Id};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -27,7 +28,7 @@ const COOKIE: &str = "__Secure-refresh_token";
 const COOKIE_ATTRIBUTES: &str = "HttpOnly; Secure; SameSite=Strict; Path=/auth.v1.AuthService/";
 
 /// Longest refresh or access token accepted in a request body.
-const MAX_TOKEN_FIELD: usize = common::token::MAX_TOKEN_BYTES;
+const MAX_TOKEN_FIELD: usize = token::MAX_TOKEN_BYTES;
 
 /// The handlers. Callers were authenticated before any of these runs (see `authn`).
 pub struct AuthGrpc {
@@ -53,7 +54,7 @@ impl AuthGrpc {
     }
 
     /// Where a signed-in call came from, for the throttle and the history.
-    fn origin<T>(&self, request: &Request<T>, session: uuid::Uuid) -> Origin {
+    fn origin<T>(&self, request: &Request<T>, session: SessionId) -> Origin {
         Origin {
             addr: self.client_ip(request),
             client: self.client_info(request),
@@ -236,12 +237,12 @@ fn event_kind_to_pb(kind: EventKind) -> pb::security_event::Kind {
     }
 }
 
-/// A UUID field: required and well-formed.
-fn uuid_field(field: &'static str, value: &str) -> Result<uuid::Uuid, AuthError> {
+/// An id field: required and a UUID.
+fn id_field<Of>(field: &'static str, value: &str) -> Result<Id<Of>, AuthError> {
     if value.is_empty() {
         return Err(Violation::new(field, "is required").into());
     }
-    uuid::Uuid::parse_str(value).map_err(|_| Violation::new(field, "must be a UUID").into())
+    Id::parse(value).ok_or_else(|| Violation::new(field, "must be a UUID").into())
 }
 
 /// A token field: required, and bounded before anything parses it.
@@ -385,7 +386,7 @@ impl AuthService for AuthGrpc {
         request: Request<pb::RevokeSessionRequest>,
     ) -> Result<Response<()>, Status> {
         let (token, caller) = signed_in(&request)?;
-        let session = uuid_field("session_id", &request.get_ref().session_id)?;
+        let session = id_field("session_id", &request.get_ref().session_id)?;
         let origin = self.origin(&request, token.session_id);
         self.accounts.revoke_session(caller, session, &origin).await?;
         Ok(Response::new(()))

@@ -68,10 +68,10 @@ impl Hasher {
         queue_timeout: Duration,
     ) -> Result<Self, AuthError> {
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
+            .map_err(|e| AuthError::internal(format!("argon2 parameters: {e}")))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = hash_phc(&argon2, b"dummy password for unknown users")
-            .map_err(|e| AuthError::Internal(format!("argon2: {e}")))?;
+            .map_err(|e| AuthError::internal(format!("argon2: {e}")))?;
         let max_concurrent = max_concurrent.max(1);
         let workers = rayon::ThreadPoolBuilder::new()
             .num_threads(max_concurrent)
@@ -80,7 +80,7 @@ impl Hasher {
             // result channel closes).
             .panic_handler(|_| tracing::error!("password hash panicked"))
             .build()
-            .map_err(|e| AuthError::Internal(format!("hash threads: {e}")))?;
+            .map_err(|e| AuthError::internal(format!("hash threads: {e}")))?;
         Ok(Self {
             argon2,
             workers: Arc::new(workers),
@@ -111,7 +111,7 @@ impl Hasher {
                 drop(queued);
                 waited
                     .map_err(|_| AuthError::Overloaded)?
-                    .map_err(|_| AuthError::Internal("hasher closed".into()))?
+                    .map_err(|_| AuthError::internal("hasher closed"))?
             }
         };
         let argon2 = self.argon2.clone();
@@ -123,16 +123,14 @@ impl Hasher {
             // The caller may have gone away; the hash is simply dropped then.
             let _ = done.send(out);
         });
-        result
-            .await
-            .map_err(|_| AuthError::Internal("hash task failed".into()))
+        result.await.map_err(|_| AuthError::internal("hash task failed"))
     }
 
     /// A PHC string for a new password.
     pub async fn hash(&self, password: Password) -> Result<String, AuthError> {
         self.run(move |argon2| hash_phc(argon2, password.expose().as_bytes()))
             .await?
-            .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
+            .map_err(|e| AuthError::internal(format!("argon2: {e}")))
     }
 
     /// Whether `password` matches `stored`. With no stored hash (unknown user) it checks

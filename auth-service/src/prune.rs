@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use common::time::now_micros;
+use common::time::{Clock, micros};
 use sqlx::AnyPool;
 use tokio::task::JoinHandle;
 
@@ -41,10 +41,6 @@ pub struct PruneStep {
     pub name: &'static str,
     pub sql: &'static str,
     pub params: Vec<i64>,
-}
-
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// The steps for `now`, in the order they run. The conditions are repeated outside the
@@ -130,15 +126,16 @@ pub fn steps(settings: &PruneSettings, now: i64) -> Vec<PruneStep> {
     ]
 }
 
-/// Runs every step until it finds no more than a partial batch; answers the rows
-/// deleted per step.
+/// Runs every step, as of `now` (micros), until it finds no more than a partial batch;
+/// answers the rows deleted per step.
 pub async fn prune_once(
     pool: &AnyPool,
     settings: &PruneSettings,
+    now: i64,
 ) -> Result<Vec<(&'static str, u64)>, sqlx::Error> {
     let batch = settings.batch.max(1);
     let mut deleted = Vec::new();
-    for step in steps(settings, now_micros()) {
+    for step in steps(settings, now) {
         let mut total = 0;
         loop {
             let mut query = sqlx::query(step.sql).bind(batch);
@@ -160,14 +157,14 @@ pub async fn prune_once(
 
 /// Prunes every `interval`, the first time one interval after start (start-up stays
 /// quick, and a service restarted often does not prune each time), until aborted.
-pub fn start(pool: AnyPool, settings: PruneSettings, interval: Duration) -> JoinHandle<()> {
+pub fn start(pool: AnyPool, settings: PruneSettings, interval: Duration, clock: Clock) -> JoinHandle<()> {
     tokio::spawn(async move {
         let interval = interval.max(Duration::from_secs(1));
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match prune_once(&pool, &settings).await {
+            match prune_once(&pool, &settings, clock.now_micros()).await {
                 Ok(deleted) => {
                     for (table, rows) in deleted.into_iter().filter(|(_, rows)| *rows > 0) {
                         tracing::info!(table, rows, "pruned");

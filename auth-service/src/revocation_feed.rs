@@ -11,7 +11,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use common::time::{micros_to_timestamp, now_micros};
+use common::time::{Clock, micros, micros_to_timestamp};
 use todo_grpc_proto::auth::v1 as pb;
 use tokio::{
     sync::{broadcast, mpsc},
@@ -31,10 +31,6 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// todo-service that was down or cut off when it happened still deletes the user's data.
 pub const DELETION_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
 /// Most log rows read at once; a longer backlog is read in several polls without a pause.
 const READ_LIMIT: i64 = 1000;
 
@@ -44,6 +40,7 @@ pub struct RevocationFeed {
     store: Store,
     /// True once the server drains: open streams end so shutdown is not held up.
     draining: tokio::sync::watch::Receiver<bool>,
+    clock: Clock,
     tx: broadcast::Sender<Batch>,
     /// Revocations older than this cannot matter: every token of those sessions expired.
     horizon: Duration,
@@ -70,11 +67,13 @@ impl RevocationFeed {
         store: Store,
         horizon: Duration,
         draining: tokio::sync::watch::Receiver<bool>,
+        clock: Clock,
     ) -> (Arc<Self>, JoinHandle<()>) {
         let (tx, _) = broadcast::channel(64);
         let feed = Arc::new(Self {
             store,
             draining,
+            clock,
             tx,
             horizon,
         });
@@ -133,8 +132,8 @@ impl RevocationFeed {
         let snapshot = self
             .store
             .revocations_since(
-                now_micros().saturating_sub(horizon),
-                now_micros().saturating_sub(micros(DELETION_RETENTION)),
+                self.clock.now_micros().saturating_sub(horizon),
+                self.clock.now_micros().saturating_sub(micros(DELETION_RETENTION)),
             )
             .await?;
         let (out, stream) = mpsc::channel(16);

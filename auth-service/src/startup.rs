@@ -2,6 +2,7 @@
 
 use common::{
     client_addr::TrustedProxies,
+    config::Keys,
     server::{self, Application, StartupError},
 };
 use todo_grpc_proto::auth::v1::auth_service_server::AuthServiceServer;
@@ -25,14 +26,12 @@ use crate::{
 /// Fully qualified name of the service, for health and reflection.
 pub const SERVICE_NAME: &str = "auth.v1.AuthService";
 
-/// Largest request accepted; larger ones are refused from the length prefix, unread.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
-
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Checks the configuration, opens and migrates the database, binds the listener.
 pub async fn build(config: Config) -> Result<Application, StartupError> {
-    let (secret, _previous, tokens) = config.jwt.access_tokens(config.access_token_ttl)?;
+    let clock = config.server.clock.clone();
+    let Keys { secret, tokens, .. } = config.jwt.keys(config.access_token_ttl, &clock)?;
     let pool = common::db::connect(&config.database_url, &config.server.pool_settings(), &MIGRATOR).await?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let hasher = Hasher::new(
@@ -47,13 +46,14 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     )
     .map_err(|e| StartupError::Other(e.to_string()))?;
     let store = Store::new(pool.clone());
-    let throttle = Throttle::new(store.clone(), config.throttle());
+    let throttle = Throttle::new(store.clone(), config.throttle(), clock.clone());
     let mut accounts = Accounts::new(
         store.clone(),
         hasher,
         tokens.clone(),
         throttle,
         config.refresh_token_ttl,
+        clock.clone(),
     )
     .with_session_max_lifetime(config.session_max_lifetime);
     let delivery = Delivery::from_args(&config.mail).map_err(StartupError::Other)?;
@@ -67,6 +67,7 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
                 store.clone(),
                 Arc::new(delivery),
                 wake.clone(),
+                clock.clone(),
             ));
             accounts = accounts.with_mailer(Mailer {
                 settings: mail_settings,
@@ -81,7 +82,7 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     // Every token issued before a revocation has expired once this much time has passed.
     let horizon = config.revocation_horizon();
     let (drain, draining) = tokio::sync::watch::channel(false);
-    let (feed, feed_task) = RevocationFeed::start(store, horizon, draining);
+    let (feed, feed_task) = RevocationFeed::start(store, horizon, draining, clock.clone());
     let grpc = AuthGrpc::new(accounts.clone(), feed)
         .with_trusted_proxies(TrustedProxies::new(config.trusted_proxies.clone()));
     let service = common::bearer::Authenticated::new(
@@ -91,15 +92,15 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         AuthServiceServer::new(grpc)
             .accept_compressed(CompressionEncoding::Gzip)
             .accept_compressed(CompressionEncoding::Zstd)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(server::MAX_MESSAGE_BYTES),
         AuthServiceAuth::new(accounts, tokens),
     );
-    let prune_task = prune::start(pool.clone(), config.prune(), config.prune_interval);
+    let prune_task = prune::start(pool.clone(), config.prune(), config.prune_interval, clock);
 
-    let (routes, reporter) = server::base_routes(SERVICE_NAME, todo_grpc_proto::FILE_DESCRIPTOR_SET)?;
-    let app = Application::bind(
+    let app = Application::serve(
         SERVICE_NAME,
-        (routes.add_service(service), reporter),
+        todo_grpc_proto::FILE_DESCRIPTOR_SET,
+        service,
         pool,
         config.listen_addr,
         &config.server,
@@ -107,16 +108,8 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     .await?
     .with_task(feed_task)
     .with_task(prune_task)
+    .with_task(sender_task)
     .with_drain(drain);
-    let app = match sender_task {
-        Some(task) => app.with_task(task),
-        None => app,
-    };
-    tracing::info!(
-        addr = %app.local_addr(),
-        database = common::db::backend(&config.database_url),
-        kid = secret.key_id(),
-        "auth-service ready"
-    );
+    app.log_ready("auth-service", &config.database_url, &secret.key_id());
     Ok(app)
 }

@@ -19,8 +19,9 @@ pub use throttle::{Attempt, Budget};
 
 use revocations::end_sessions_in;
 
+use common::db::stored_id;
 use sqlx::{AnyPool, Row, any::AnyRow};
-use uuid::Uuid;
+use token::{SessionId, UserId};
 
 use crate::{
     error::AuthError,
@@ -30,7 +31,7 @@ use crate::{
 /// A stored user.
 #[derive(Debug, Clone)]
 pub struct UserRecord {
-    pub id: Uuid,
+    pub id: UserId,
     pub username: String,
     pub password_hash: String,
     pub create_time: i64,
@@ -43,9 +44,9 @@ pub struct UserRecord {
 pub enum Rotation {
     /// The token was current: it is now used, and `new` replaces it in the same session.
     Rotated {
-        user_id: Uuid,
+        user_id: UserId,
         username: String,
-        session_id: Uuid,
+        session_id: SessionId,
         /// When the new token expires (micros).
         expire_time: i64,
     },
@@ -60,15 +61,9 @@ pub struct Store {
     pool: AnyPool,
 }
 
-/// A stored id column as a `Uuid`; a malformed one is the database's fault, not the caller's.
-pub(crate) fn uuid_column(row: &AnyRow, column: &str) -> Result<Uuid, AuthError> {
-    let text: String = row.try_get(column)?;
-    Uuid::parse_str(&text).map_err(|e| AuthError::Internal(format!("stored {column}: {e}")))
-}
-
 fn user_from_row(row: &AnyRow) -> Result<UserRecord, AuthError> {
     Ok(UserRecord {
-        id: uuid_column(row, "id")?,
+        id: stored_id(row, "id")?,
         username: row.try_get("username")?,
         password_hash: row.try_get("password_hash")?,
         create_time: row.try_get("create_time")?,
@@ -82,10 +77,6 @@ const USER_COLUMNS: &str = "id, username, password_hash, create_time, email, ema
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
         Self { pool }
-    }
-
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
     }
 
     /// Inserts a user and records `REGISTERED`, with the verification mail for its
@@ -149,7 +140,7 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, AuthError> {
+    pub async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, AuthError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
         )))
@@ -161,7 +152,7 @@ impl Store {
 
     /// The user and whether the session is still open, for a signed-in call: `None` when
     /// the session (or its user) does not exist.
-    pub async fn session_user(&self, session_id: Uuid) -> Result<Option<(UserRecord, bool)>, AuthError> {
+    pub async fn session_user(&self, session_id: SessionId) -> Result<Option<(UserRecord, bool)>, AuthError> {
         let row = sqlx::query(
             "SELECT u.id, u.username, u.password_hash, u.create_time, u.email, u.email_verified_time, s.revoke_time \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
@@ -180,8 +171,8 @@ impl Store {
     /// `LOGIN_SUCCEEDED`: both or neither.
     pub async fn create_session(
         &self,
-        user_id: Uuid,
-        session_id: Uuid,
+        user_id: UserId,
+        session_id: SessionId,
         token_hash: &str,
         now: i64,
         expire_time: i64,
@@ -271,10 +262,10 @@ impl Store {
                 .await?;
             tx.commit().await?;
             return Ok(Rotation::Rotated {
-                user_id: uuid_column(&user, "id")?,
+                user_id: stored_id(&user, "id")?,
                 username: user.try_get("username")?,
-                session_id: Uuid::parse_str(&session_id)
-                    .map_err(|e| AuthError::Internal(format!("stored session id: {e}")))?,
+                session_id: SessionId::parse(&session_id)
+                    .ok_or_else(|| AuthError::internal("stored session id is not a UUID"))?,
                 expire_time,
             });
         }
@@ -301,7 +292,7 @@ impl Store {
     /// changed meanwhile (the stored hash is no longer `old_hash`). Sessions stay.
     pub async fn upgrade_password_hash(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         old_hash: &str,
         new_hash: &str,
     ) -> Result<bool, AuthError> {
@@ -337,7 +328,7 @@ impl Store {
     /// `event` is recorded with it.
     pub async fn revoke_all_sessions(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         now: i64,
         reason: &str,
         event: Event<'_>,
@@ -355,7 +346,7 @@ impl Store {
     /// Replaces the password hash and revokes every session, atomically.
     pub async fn change_password(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         password_hash: &str,
         now: i64,
         event: Event<'_>,

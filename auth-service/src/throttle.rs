@@ -15,7 +15,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use common::time::now_micros;
+use common::time::{Clock, micros};
 
 use crate::{
     error::AuthError,
@@ -35,26 +35,8 @@ pub struct ThrottleSettings {
     pub registration_window: Duration,
 }
 
-impl Default for ThrottleSettings {
-    fn default() -> Self {
-        Self {
-            max_failures: 5,
-            max_failures_per_address: 50,
-            window: Duration::from_secs(15 * 60),
-            lockout: Duration::from_secs(60),
-            max_lockout: Duration::from_secs(60 * 60),
-            max_registrations_per_address: 20,
-            registration_window: Duration::from_secs(60 * 60),
-        }
-    }
-}
-
 /// After a day without attempts a key's lock-out history is forgotten.
 pub const LOCKOUT_MEMORY: Duration = Duration::from_secs(24 * 3600);
-
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
 
 fn user_key(username: &str) -> String {
     format!("user:{}", username.to_lowercase())
@@ -78,25 +60,31 @@ pub struct TakenAttempt {
 pub struct Throttle {
     store: Store,
     settings: ThrottleSettings,
+    clock: Clock,
 }
 
 impl Throttle {
-    pub fn new(store: Store, settings: ThrottleSettings) -> Self {
-        Self { store, settings }
+    /// Budgets from `settings`, kept in `store`, windows on `clock`.
+    pub fn new(store: Store, settings: ThrottleSettings, clock: Clock) -> Self {
+        Self {
+            store,
+            settings,
+            clock,
+        }
     }
 
     pub(crate) fn throttled(until_micros: i64, now: i64) -> AuthError {
         let wait = Duration::from_micros(u64::try_from(until_micros.saturating_sub(now)).unwrap_or(0));
         // Whole seconds, rounded up, so a client that waits as told is let in.
-        AuthError::Throttled {
-            retry_after: Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
-        }
+        AuthError::throttled(Duration::from_secs(
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        ))
     }
 
     /// Takes one attempt for `username` from `addr`, before its password is checked;
     /// `Throttled` when the name or the address has none left.
     pub async fn begin(&self, username: &str, addr: Option<IpAddr>) -> Result<TakenAttempt, AuthError> {
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let attempt = TakenAttempt {
             user: user_key(username),
             addr: addr.map(addr_key),
@@ -142,7 +130,7 @@ impl Throttle {
     /// address gets its unit back. `Throttled` instead when the name or the address was
     /// locked while the password was checked (by a burst of attempts around this one).
     pub async fn succeeded(&self, attempt: TakenAttempt) -> Result<(), AuthError> {
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let returned: Vec<String> = attempt.addr.into_iter().collect();
         match self.store.release_attempt(&attempt.user, &returned, now).await? {
             None => Ok(()),
@@ -160,7 +148,7 @@ impl Throttle {
     /// Counts a registration attempt from `addr`; refuses it past the limit.
     pub async fn check_registration(&self, addr: Option<IpAddr>) -> Result<(), AuthError> {
         let Some(addr) = addr else { return Ok(()) };
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let window = micros(self.settings.registration_window);
         let (count, window_start) = self
             .store

@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use crate::token::{JwtSecret, SecretTooShort};
+use token::{AccessTokens, Clock, JwtSecret, SecretTooShort, TokenSettings};
 
 /// Token keys and claims checked by both services.
 #[derive(clap::Args, Clone)]
@@ -60,30 +60,35 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The keys read from the configuration, and the token rules built from them.
+pub struct Keys {
+    /// Signs every token; also names it (`kid`) in the ready line.
+    pub secret: JwtSecret,
+    /// Still verify, during a key rotation; other keys (page tokens) derive from them too.
+    pub previous: Vec<JwtSecret>,
+    /// Issues and verifies access tokens with the keys above.
+    pub tokens: std::sync::Arc<AccessTokens>,
+}
+
 impl JwtArgs {
-    /// The signing secret, the previous ones, and the token rules built from them.
-    pub fn access_tokens(
-        &self,
-        access_ttl: std::time::Duration,
-    ) -> Result<
-        (
-            JwtSecret,
-            Vec<JwtSecret>,
-            std::sync::Arc<crate::token::AccessTokens>,
-        ),
-        ConfigError,
-    > {
+    /// The keys, and access tokens of lifetime `access_ttl` that tell time by `clock`.
+    pub fn keys(&self, access_ttl: Duration, clock: &Clock) -> Result<Keys, ConfigError> {
         let (secret, previous) = self.secrets()?;
-        let tokens = crate::token::AccessTokens::new(
+        let tokens = AccessTokens::new(
             &secret,
             &previous,
-            crate::token::TokenSettings {
+            TokenSettings {
                 issuer: self.jwt_issuer.clone(),
                 audience: self.jwt_audience.clone(),
                 access_ttl,
             },
-        );
-        Ok((secret, previous, std::sync::Arc::new(tokens)))
+        )
+        .with_clock(clock.clone());
+        Ok(Keys {
+            secret,
+            previous,
+            tokens: std::sync::Arc::new(tokens),
+        })
     }
 
     /// The signing secret and the previous ones, all checked for length.
@@ -153,6 +158,9 @@ pub struct ServerArgs {
     pub shutdown_grace: Duration,
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
+    /// The wall clock of every timed rule; the system's, except in tests.
+    #[arg(skip)]
+    pub clock: Clock,
 }
 
 impl ServerArgs {

@@ -5,8 +5,11 @@
 
 use std::time::Duration;
 
-use sqlx::{AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator};
-use tonic::Status;
+use sqlx::{
+    AnyPool, Executor, Row,
+    any::{AnyPoolOptions, AnyRow},
+    migrate::Migrator,
+};
 
 pub use sqlx::AnyPool as Pool;
 
@@ -118,29 +121,24 @@ pub async fn ping(pool: &AnyPool) -> bool {
     )
 }
 
+/// The id stored as TEXT in `column` of `row`. A value that is not a UUID is a decode
+/// error (so `INTERNAL`, logged): the database holds something we never wrote.
+pub fn stored_id<Of>(row: &AnyRow, column: &str) -> Result<token::ids::Id<Of>, sqlx::Error> {
+    stored_uuid(row, column).map(token::ids::Id::from_uuid)
+}
+
+/// [`stored_id`] for ids that name nothing outside their table (events, mails).
+pub fn stored_uuid(row: &AnyRow, column: &str) -> Result<uuid::Uuid, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    uuid::Uuid::parse_str(&text).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(e),
+    })
+}
+
 /// Whether the error is a unique-constraint violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
-}
-
-/// The status a database failure becomes: `UNAVAILABLE` when the database cannot be
-/// reached (the call may be retried), `INTERNAL` otherwise. The detail is logged, never
-/// returned.
-pub fn status(e: sqlx::Error) -> Status {
-    match &e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-            tracing::warn!(error = %e, "database unavailable");
-            Status::unavailable("database unavailable")
-        }
-        sqlx::Error::Database(d) if d.message().contains("database is locked") => {
-            tracing::warn!(error = %e, "database busy");
-            Status::unavailable("database busy, retry")
-        }
-        _ => {
-            tracing::error!(error = %e, "database error");
-            Status::internal("internal error")
-        }
-    }
 }
 
 #[cfg(test)]

@@ -56,12 +56,53 @@ pub struct Application {
     /// Told when shutdown begins, so long-lived streams end and do not hold it up.
     drains: Vec<tokio::sync::watch::Sender<bool>>,
     local_addr: SocketAddr,
+    /// Where `/metrics` is served (`METRICS_ADDR`), if it is on.
+    metrics_addr: Option<SocketAddr>,
     /// TLS on the service port, and the plaintext health-only port (`tls` module).
     tls: Option<crate::tls::ServerTls>,
     health_listener: Option<TcpListener>,
 }
 
+/// Largest request either service accepts; larger ones are refused from the length
+/// prefix, unread. A todo at its limits (200 + 2,000 characters of up to 4 bytes) and
+/// every auth request fit well within.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
 impl Application {
+    /// The end of both services' start-up: `service` (named `service_name`) beside
+    /// health and reflection (from `descriptors`), bound to `addr`, health following
+    /// `pool`.
+    pub async fn serve<S>(
+        service_name: &'static str,
+        descriptors: &'static [u8],
+        service: S,
+        pool: crate::db::Pool,
+        addr: SocketAddr,
+        args: &ServerArgs,
+    ) -> Result<Self, StartupError>
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let (routes, reporter) = base_routes(service_name, descriptors)?;
+        Self::bind(
+            service_name,
+            (routes.add_service(service), reporter),
+            pool,
+            addr,
+            args,
+        )
+        .await
+    }
+
     /// Binds `addr` for `routes` (from [`base_routes`] plus the service itself).
     pub async fn bind(
         service_name: &'static str,
@@ -72,9 +113,20 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let cors = cors_layer(&args.cors_allowed_origins)?;
         let tls = crate::tls::ServerTls::from_args(&args.tls)?;
-        if let Some(metrics) = args.metrics_addr {
-            crate::telemetry::init_metrics(metrics).map_err(StartupError::Other)?;
-        }
+        // Bound here, port 0 allowed, so whoever starts us learns the port without a race.
+        let (metrics_task, metrics_addr) = match args.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| StartupError::Bind { addr, source })?;
+                let task = crate::telemetry::serve_metrics(listener).map_err(StartupError::Other)?;
+                (Some(task), Some(bound))
+            }
+            None => (None, None),
+        };
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
@@ -101,9 +153,10 @@ impl Application {
                 max_concurrent_streams: args.max_concurrent_streams.max(1),
             },
             methods,
-            tasks: vec![health_task],
+            tasks: std::iter::once(health_task).chain(metrics_task).collect(),
             drains: Vec::new(),
             local_addr,
+            metrics_addr,
             tls,
             health_listener,
         })
@@ -116,15 +169,31 @@ impl Application {
         self
     }
 
-    /// Adds a background task to stop when the server stops.
-    pub fn with_task(mut self, task: JoinHandle<()>) -> Self {
-        self.tasks.push(task);
+    /// Adds a background task to stop when the server stops (none: nothing to add).
+    pub fn with_task(mut self, task: impl Into<Option<JoinHandle<()>>>) -> Self {
+        self.tasks.extend(task.into());
         self
+    }
+
+    /// The one line that says the service is up: where, on which database (never the
+    /// URL, which may hold a password), signing or verifying with which key.
+    pub fn log_ready(&self, service_name: &str, database_url: &str, key_id: &str) {
+        tracing::info!(
+            addr = %self.local_addr(),
+            database = crate::db::backend(database_url),
+            kid = key_id,
+            "{service_name} ready"
+        );
     }
 
     /// Where the service listens (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served (`METRICS_ADDR`), if it is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Where the plaintext health-only port listens (`HEALTH_ADDR`), if it is on.
@@ -405,7 +474,9 @@ pub async fn serve_incoming(
         .layer(crate::http1::Http1GuardLayer)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(crate::deadline::DeadlineLayer)
-        .layer(tower::util::MapResponseLayer::new(contract_codes as fn(_) -> _))
+        .layer(tower::util::MapResponseLayer::new(
+            crate::error::rewrite_transport_codes as fn(_) -> _,
+        ))
         // A bound on calls in flight across all connections: past it, calls fail at once
         // with RESOURCE_EXHAUSTED instead of queueing without end.
         .layer(tower::load_shed::LoadShedLayer::new())
@@ -489,33 +560,6 @@ pub async fn healthcheck_command(default_addr: &str) -> Option<std::process::Exi
     };
     eprintln!("not serving at {addr}: {code}");
     Some(std::process::ExitCode::FAILURE)
-}
-
-/// Brings three of tonic's codes in line with the contract. Both refusals happen before a
-/// handler runs and are trailers-only responses, so the code is in the headers:
-/// - a message over `max_decoding_message_size` is `OUT_OF_RANGE` in tonic,
-///   `RESOURCE_EXHAUSTED` in the contract (as in grpc-go and grpc-java);
-/// - a request that does not decode (invalid UTF-8 in a string, a broken message) is
-///   `INTERNAL` in tonic; it is the caller's bad input, so `INVALID_ARGUMENT`;
-/// - a compressed request that does not decompress is `INTERNAL` in tonic; the same.
-fn contract_codes<B>(mut response: http::Response<B>) -> http::Response<B> {
-    let headers = response.headers_mut();
-    let message = |prefix: &str| {
-        headers.get("grpc-message").is_some_and(|m| {
-            let m = m.as_bytes();
-            m.starts_with(prefix.as_bytes()) || m.starts_with(prefix.replace(' ', "%20").as_bytes())
-        })
-    };
-    let code = match headers.get("grpc-status").map(HeaderValue::as_bytes) {
-        Some(b"11") if message("Error, decoded message length too large") => Some("8"),
-        Some(b"13") if message("failed to decode Protobuf message") => Some("3"),
-        Some(b"13") if message("Error decompressing") => Some("3"),
-        _ => None,
-    };
-    if let Some(code) = code {
-        headers.insert("grpc-status", HeaderValue::from_static(code));
-    }
-    response
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -1,6 +1,13 @@
 //! Logging set-up: `RUST_LOG` filters (default `info`), `LOG_FORMAT=json` for one JSON
 //! object per line.
 
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::{net::TcpListener, task::JoinHandle};
 use tracing_subscriber::{EnvFilter, fmt};
 
 /// Keeps the log writer thread; dropping it writes out the lines still queued.
@@ -41,32 +48,69 @@ pub fn init() -> LogGuard {
     }
 }
 
-/// Installs the Prometheus exporter on `addr` (`/metrics`, text format) once per process;
-/// later calls (a second service in the same process) share it.
-pub fn init_metrics(addr: std::net::SocketAddr) -> Result<(), String> {
-    static INSTALLED: std::sync::OnceLock<Result<std::net::SocketAddr, String>> = std::sync::OnceLock::new();
-    let installed = INSTALLED.get_or_init(|| {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .set_buckets(&[
-                0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ])
-            .map_err(|e| e.to_string())?
-            .install()
-            .map_err(|e| format!("metrics on {addr}: {e}"))?;
-        Ok(addr)
-    });
-    match installed {
-        Ok(at) if *at != addr => {
-            tracing::warn!(%addr, serving = %at, "metrics already served on another address in this process");
-            Ok(())
+/// The process's Prometheus recorder, installed by the first service that serves
+/// metrics; every service in the process (the all-in-one, tests) renders the same one.
+fn prometheus() -> Result<&'static PrometheusHandle, String> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    5.0,
+                ])
+                .map_err(|e| e.to_string())?
+                .install_recorder()
+                .map_err(|e| format!("metrics recorder: {e}"))?;
+            let upkeep = handle.clone();
+            // What the exporter's own listener would do: drain histogram samples now and
+            // then, so memory stays flat between scrapes. A thread, not a task: it outlives
+            // any one runtime (tests start many).
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                })
+                .map_err(|e| format!("metrics upkeep thread: {e}"))?;
+            Ok(handle)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Serves the Prometheus text format on `listener` (`/metrics`; any path answers the
+/// same) until the task is aborted.
+pub fn serve_metrics(listener: TcpListener) -> Result<JoinHandle<()>, String> {
+    let handle = prometheus()?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors, say: wait instead of spinning on the error.
+                    tracing::warn!(error = %e, "metrics: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            tokio::spawn(async move {
+                let scrape = hyper::service::service_fn(|_request| async {
+                    http::Response::builder()
+                        .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                        .body(Full::new(Bytes::from(handle.render())))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), scrape)
+                    .await;
+            });
         }
-        Ok(_) => Ok(()),
-        Err(e) => Err(e.clone()),
-    }
+    }))
 }
 
 /// Puts the authenticated user on the current call's span (never a token).
-pub fn record_user(user_id: &uuid::Uuid) {
+pub fn record_user(user_id: &impl std::fmt::Display) {
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
 }

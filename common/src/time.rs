@@ -1,18 +1,8 @@
 //! Storage keeps instants as microseconds since the Unix epoch in a BIGINT, the one
-//! representation SQLite and PostgreSQL share through sqlx's `Any` driver.
+//! representation SQLite and PostgreSQL share through sqlx's `Any` driver. The instants
+//! come from a [`Clock`]; these are the conversions to the wire's `Timestamp`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Microseconds since the Unix epoch.
-pub fn now_micros() -> i64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
-}
-
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> i64 {
-    now_micros() / 1_000_000
-}
+pub use clock::{Clock, micros};
 
 /// A stored instant as a protobuf timestamp.
 pub fn micros_to_timestamp(micros: i64) -> prost_types::Timestamp {

@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use common::token::{AccessTokens, JwtSecret, LEEWAY_SECS, MAX_TOKEN_BYTES, TokenSettings};
+use token::{AccessTokens, JwtSecret, LEEWAY_SECS, MAX_TOKEN_BYTES, TokenSettings};
 use hmac::Mac;
 use libfuzzer_sys::fuzz_target;
 use tonic::codegen::http::{HeaderMap, HeaderValue};

@@ -5,11 +5,9 @@
 
 use std::sync::Arc;
 
-use common::{
-    bearer::{self, Authenticate},
-    token::{AccessTokens, AuthUser},
-};
+use common::bearer::{self, Authenticate};
 use http::HeaderMap;
+use token::{AccessTokens, AuthUser};
 use tonic::Request;
 
 use crate::{error::TodoError, revocation_follower::Revocations};
@@ -32,7 +30,7 @@ impl Authenticate for TodoAuth {
     type Error = TodoError;
 
     async fn authenticate(&self, _method: &str, headers: &HeaderMap) -> Result<Option<AuthUser>, TodoError> {
-        let unauthenticated = |e: &dyn std::fmt::Display| TodoError::Unauthenticated(e.to_string());
+        let unauthenticated = |e: &dyn std::fmt::Display| TodoError::unauthenticated(e.to_string());
         let token = bearer::bearer_token(headers).map_err(|e| unauthenticated(&e))?;
         let user = self.tokens.verify(token).map_err(|e| unauthenticated(&e))?;
         common::telemetry::record_user(&user.user_id);
@@ -47,5 +45,5 @@ pub fn caller<T>(request: &Request<T>) -> Result<&AuthUser, TodoError> {
         .extensions()
         .get::<AuthUser>()
         // Only reachable if the service were mounted without the layer: a bug, not the caller's fault.
-        .ok_or_else(|| TodoError::Internal("call reached a handler unauthenticated".into()))
+        .ok_or_else(|| TodoError::internal("call reached a handler unauthenticated"))
 }

@@ -5,7 +5,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::Mac;
 use uuid::Uuid;
 
-pub use common::status::Violation;
+pub use common::violation::Violation;
 
 pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 2000;
@@ -65,8 +65,14 @@ impl Description {
     }
 }
 
+/// What a [`TodoId`] names.
+pub enum Todo {}
+
+/// A todo's id: a UUIDv7, so ids sort by creation time.
+pub type TodoId = token::ids::Id<Todo>;
+
 /// A todo id from a request.
-pub fn parse_id(field: &'static str, s: &str) -> Result<Uuid, Violation> {
+pub fn parse_id(field: &'static str, s: &str) -> Result<TodoId, Violation> {
     if s.is_empty() {
         return Err(Violation::new(field, "is required"));
     }
@@ -74,7 +80,7 @@ pub fn parse_id(field: &'static str, s: &str) -> Result<Uuid, Violation> {
     if s.len() != 36 {
         return Err(Violation::new(field, "must be a UUID"));
     }
-    Uuid::parse_str(s).map_err(|_| Violation::new(field, "must be a UUID"))
+    TodoId::parse(s).ok_or_else(|| Violation::new(field, "must be a UUID"))
 }
 
 /// The fields an update changes; `None` leaves a field as it is.
@@ -233,7 +239,7 @@ pub fn page_size(requested: i32) -> Result<usize, Violation> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub create_time: i64,
-    pub id: Uuid,
+    pub id: TodoId,
 }
 
 const TOKEN_VERSION: u8 = 1;
@@ -287,7 +293,7 @@ impl PageTokens {
         bytes.push(TOKEN_VERSION);
         bytes.push(filter_byte(completed));
         bytes.extend_from_slice(&cursor.create_time.to_be_bytes());
-        bytes.extend_from_slice(cursor.id.as_bytes());
+        bytes.extend_from_slice(cursor.id.uuid().as_bytes());
         let mac = self.mac(&bytes);
         bytes.extend_from_slice(&mac);
         URL_SAFE_NO_PAD.encode(bytes)
@@ -316,7 +322,7 @@ impl PageTokens {
         }
         let mut time = [0u8; 8];
         time.copy_from_slice(&payload[2..10]);
-        let id = Uuid::from_slice(&payload[10..26]).map_err(|_| invalid())?;
+        let id = TodoId::from_uuid(Uuid::from_slice(&payload[10..26]).map_err(|_| invalid())?);
         Ok(Some(Cursor {
             create_time: i64::from_be_bytes(time),
             id,
@@ -387,7 +393,7 @@ mod tests {
         let tokens = PageTokens::new([9; 32], vec![]);
         let cursor = Cursor {
             create_time: 1_700_000_000_123_456,
-            id: Uuid::now_v7(),
+            id: TodoId::from_uuid(Uuid::now_v7()),
         };
         let t = tokens.encode(cursor, Some(true));
         assert_eq!(tokens.decode(&t, Some(true)).unwrap(), Some(cursor));

@@ -2,10 +2,13 @@
 //! there by the authentication layer, `authn`), parse the request into domain values, call the store,
 //! convert the answer.
 
-use common::{compression, time};
+use common::{
+    compression,
+    time::{self, Clock},
+};
 use todo_grpc_proto::todo::v1::{self as pb, todo_service_server::TodoService};
+use token::UserId;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::{
     authn,
@@ -18,15 +21,22 @@ use crate::{
 pub struct TodoGrpc {
     store: Store,
     page_tokens: PageTokens,
+    clock: Clock,
 }
 
 impl TodoGrpc {
-    pub fn new(store: Store, page_tokens: PageTokens) -> Self {
-        Self { store, page_tokens }
+    /// Handlers over `store`; page tokens signed by `page_tokens`; creation and update
+    /// times from `clock`.
+    pub fn new(store: Store, page_tokens: PageTokens, clock: Clock) -> Self {
+        Self {
+            store,
+            page_tokens,
+            clock,
+        }
     }
 
     /// The caller the authentication layer verified (signature, expiry, revocation).
-    fn caller<T>(&self, request: &Request<T>) -> Result<Uuid, TodoError> {
+    fn caller<T>(&self, request: &Request<T>) -> Result<UserId, TodoError> {
         Ok(authn::caller(request)?.user_id)
     }
 }
@@ -58,7 +68,7 @@ impl TodoService for TodoGrpc {
         let description = Description::parse("description", &req.description).map_err(invalid)?;
         let todo = self
             .store
-            .create(user, &title, &description, time::now_micros())
+            .create(user, &title, &description, self.clock.now_micros())
             .await?;
         Ok(compression::response(todo_to_pb(todo)))
     }
@@ -133,7 +143,7 @@ impl TodoService for TodoGrpc {
         .map_err(invalid)?;
         let updated = self
             .store
-            .update(user, id, &changes, time::now_micros())
+            .update(user, id, &changes, self.clock.now_micros())
             .await?
             .ok_or(TodoError::NotFound)?;
         Ok(compression::response(todo_to_pb(updated)))

@@ -27,11 +27,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::token::{AccessTokens, AuthUser};
 use sha2::{Digest, Sha256};
 use todo_grpc_proto::auth::v1::{self as authpb, auth_service_client::AuthServiceClient};
+use token::{AccessTokens, AuthUser, SessionId, UserId};
 use tonic::{Code, Status, transport::Channel};
-use uuid::Uuid;
 
 use crate::{error::TodoError, store::Store};
 
@@ -46,16 +45,28 @@ pub const FALLBACK_TIMEOUT: Duration = Duration::from_secs(1);
 /// Ended sessions older than this are dropped: their tokens have long expired.
 const KEEP: Duration = Duration::from_secs(24 * 3600);
 
+/// Why one subscription to the feed ended (it is then reconnected).
+#[derive(Debug, thiserror::Error)]
+enum FollowError {
+    #[error("service token: {0}")]
+    ServiceToken(String),
+    #[error("feed: {} {}", .0.code(), .0.message())]
+    Feed(#[from] Status),
+    /// Ends the stream on purpose: the next first message repeats the deletion.
+    #[error("cannot delete the todos of deleted account {0} yet: {1}")]
+    DeleteAccount(UserId, TodoError),
+}
+
 /// Where revocation state comes from.
 pub struct Revocations {
     /// `None`: no auth-service configured; revocation reaches this service only at expiry.
     auth: Option<AuthServiceClient<Channel>>,
     /// Ended sessions, with when this service learnt of them.
-    ended: RwLock<HashMap<Uuid, Instant>>,
+    ended: RwLock<HashMap<SessionId, Instant>>,
     /// Deleted accounts: their tokens are refused whatever their session.
-    deleted: RwLock<HashMap<Uuid, Instant>>,
+    deleted: RwLock<HashMap<UserId, Instant>>,
     /// Deleted accounts whose todos this process has deleted.
-    applied: Mutex<HashSet<Uuid>>,
+    applied: Mutex<HashSet<UserId>>,
     /// Our own clock, so freshness never depends on the source's.
     epoch: Instant,
     /// When the feed last spoke (micros since `epoch`); 0 while it is not current.
@@ -134,9 +145,7 @@ impl Revocations {
                 match result {
                     Ok(true) => backoff = Duration::from_millis(100),
                     Ok(false) => tracing::warn!("revocation feed ended; reconnecting"),
-                    Err(status) => {
-                        tracing::warn!(code = ?status.code(), message = status.message(), "revocation feed failed; reconnecting")
-                    }
+                    Err(e) => tracing::warn!(error = %e, "revocation feed failed; reconnecting"),
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -150,14 +159,14 @@ impl Revocations {
         client: &mut AuthServiceClient<Channel>,
         tokens: &AccessTokens,
         store: &Store,
-    ) -> Result<bool, Status> {
+    ) -> Result<bool, FollowError> {
         let token = tokens
             .issue_service_token("todo-service")
-            .map_err(|e| Status::internal(format!("service token: {e}")))?;
+            .map_err(|e| FollowError::ServiceToken(e.to_string()))?;
         let mut request = tonic::Request::new(authpb::WatchRevocationsRequest {});
         let value = format!("Bearer {token}")
             .parse()
-            .map_err(|_| Status::internal("service token is not a header value"))?;
+            .map_err(|_| FollowError::ServiceToken("not a header value".into()))?;
         request.metadata_mut().insert("authorization", value);
         let mut stream = client.watch_revocations(request).await?.into_inner();
         let mut spoke = false;
@@ -188,11 +197,11 @@ impl Revocations {
             && let (Ok(mut ended), Ok(mut deleted)) = (self.ended.write(), self.deleted.write())
         {
             for r in &batch.revocations {
-                if let Ok(session) = Uuid::parse_str(&r.session_id) {
+                if let Some(session) = SessionId::parse(&r.session_id) {
                     ended.entry(session).or_insert(now);
                 }
                 if r.account_deleted
-                    && let Ok(user) = Uuid::parse_str(&r.user_id)
+                    && let Some(user) = UserId::parse(&r.user_id)
                 {
                     deleted.entry(user).or_insert(now);
                 }
@@ -204,9 +213,13 @@ impl Revocations {
     }
 
     /// Deletes the data of every deleted account in `batch` this process has not yet.
-    async fn delete_accounts(&self, batch: &authpb::RevocationBatch, store: &Store) -> Result<(), Status> {
+    async fn delete_accounts(
+        &self,
+        batch: &authpb::RevocationBatch,
+        store: &Store,
+    ) -> Result<(), FollowError> {
         for r in batch.revocations.iter().filter(|r| r.account_deleted) {
-            let Ok(user) = Uuid::parse_str(&r.user_id) else {
+            let Some(user) = UserId::parse(&r.user_id) else {
                 continue;
             };
             if self.applied.lock().map(|a| a.contains(&user)).unwrap_or(false) {
@@ -219,10 +232,7 @@ impl Revocations {
                         applied.insert(user);
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(user_id = %user, error = %e, "cannot delete a deleted account's todos yet");
-                    return Err(Status::unavailable("deleting a deleted account's todos failed"));
-                }
+                Err(e) => return Err(FollowError::DeleteAccount(user, e)),
             }
         }
         Ok(())
@@ -256,7 +266,7 @@ impl Revocations {
             .map(|deleted| deleted.contains_key(&user.user_id))
             .unwrap_or(false);
         if ended || deleted {
-            return Err(TodoError::Unauthenticated("access token revoked".into()));
+            return Err(TodoError::unauthenticated("access token revoked"));
         }
         if self.current() {
             return Ok(());
@@ -311,7 +321,7 @@ impl Revocations {
         if valid {
             Ok(())
         } else {
-            Err(TodoError::Unauthenticated("access token revoked".into()))
+            Err(TodoError::unauthenticated("access token revoked"))
         }
     }
 }

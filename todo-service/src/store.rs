@@ -3,17 +3,18 @@
 
 use futures::StreamExt;
 use sqlx::{AnyPool, Row, any::AnyRow};
+use token::UserId;
 use uuid::Uuid;
 
 use crate::{
-    domain::{Changes, CreateLimits, Cursor, Description, Title},
+    domain::{Changes, CreateLimits, Cursor, Description, Title, TodoId},
     error::TodoError,
 };
 
 /// A stored todo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TodoRecord {
-    pub id: Uuid,
+    pub id: TodoId,
     pub title: String,
     pub description: String,
     pub completed: bool,
@@ -27,9 +28,8 @@ const COLUMNS: &str =
     "id, title, description, CASE WHEN completed THEN 1 ELSE 0 END AS completed, create_time, update_time";
 
 fn todo_from_row(row: &AnyRow) -> Result<TodoRecord, TodoError> {
-    let id: String = row.try_get("id")?;
     Ok(TodoRecord {
-        id: Uuid::parse_str(&id).map_err(|e| TodoError::Internal(format!("stored todo id: {e}")))?,
+        id: common::db::stored_id(row, "id")?,
         title: row.try_get("title")?,
         description: row.try_get("description")?,
         completed: row.try_get::<i64, _>("completed")? != 0,
@@ -62,7 +62,7 @@ impl Store {
     /// Inserts a todo if the user's quota and creation rate allow it.
     pub async fn create(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         title: &Title,
         description: &Description,
         now: i64,
@@ -109,19 +109,19 @@ impl Store {
             }
             let wait = tat.max(now) + limits.interval_micros() - (now + limits.burst_micros());
             if wait > 0 {
-                return Err(TodoError::RateLimited {
-                    per_minute: limits.creates_per_minute,
-                    retry_after: std::time::Duration::from_micros(wait.unsigned_abs()),
-                });
+                return Err(TodoError::rate_limited(
+                    limits.creates_per_minute,
+                    std::time::Duration::from_micros(wait.unsigned_abs()),
+                ));
             }
             // Neither refuses: the row is a concurrent first create's, committed after
             // the UPDATE looked (PostgreSQL, READ COMMITTED). Admit against it now.
         }
         if !admitted {
-            return Err(TodoError::Internal("todo quota row missing after insert".into()));
+            return Err(TodoError::internal("todo quota row missing after insert"));
         }
         let todo = TodoRecord {
-            id: Uuid::now_v7(),
+            id: TodoId::from_uuid(Uuid::now_v7()),
             title: title.as_str().to_owned(),
             description: description.as_str().to_owned(),
             completed: false,
@@ -144,7 +144,7 @@ impl Store {
         Ok(todo)
     }
 
-    pub async fn get(&self, user_id: Uuid, id: Uuid) -> Result<Option<TodoRecord>, TodoError> {
+    pub async fn get(&self, user_id: UserId, id: TodoId) -> Result<Option<TodoRecord>, TodoError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM todos WHERE id = $1 AND user_id = $2"
         )))
@@ -162,7 +162,7 @@ impl Store {
     /// Keyset paging on (create_time, id): an index range scan, not an OFFSET.
     pub async fn list_while(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         completed: Option<bool>,
         after: Option<Cursor>,
         limit: usize,
@@ -205,8 +205,8 @@ impl Store {
     /// Applies `changes`; `None` when the caller has no such todo.
     pub async fn update(
         &self,
-        user_id: Uuid,
-        id: Uuid,
+        user_id: UserId,
+        id: TodoId,
         changes: &Changes,
         now: i64,
     ) -> Result<Option<TodoRecord>, TodoError> {
@@ -227,7 +227,7 @@ impl Store {
     }
 
     /// Whether the caller had such a todo (now deleted, and its quota freed).
-    pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<bool, TodoError> {
+    pub async fn delete(&self, user_id: UserId, id: TodoId) -> Result<bool, TodoError> {
         let user = user_id.to_string();
         let mut tx = common::db::begin_write(&self.pool).await?;
         let done = sqlx::query("DELETE FROM todos WHERE id = $1 AND user_id = $2")
@@ -250,7 +250,7 @@ impl Store {
 
     /// Deletes everything of a deleted account: its todos and its quota row. Deleting
     /// again finds nothing and changes nothing.
-    pub async fn delete_user(&self, user_id: Uuid) -> Result<u64, TodoError> {
+    pub async fn delete_user(&self, user_id: UserId) -> Result<u64, TodoError> {
         let user = user_id.to_string();
         let mut tx = common::db::begin_write(&self.pool).await?;
         let done = sqlx::query("DELETE FROM todos WHERE user_id = $1")

@@ -4,9 +4,10 @@
 
 use std::net::IpAddr;
 
-use common::time::now_micros;
+use common::time::micros;
+use token::UserId;
 
-use super::{Accounts, Mailer, Origin, micros};
+use super::{Accounts, Mailer, Origin};
 use crate::{
     domain::{Email, Password, RefreshToken, Violation},
     error::AuthError,
@@ -39,7 +40,7 @@ impl Accounts {
         }
     }
 
-    fn account_count(&self, mailer: &Mailer, user: uuid::Uuid) -> MailCount {
+    fn account_count(&self, mailer: &Mailer, user: UserId) -> MailCount {
         MailCount {
             key: format!("mail:user:{user}"),
             max: i64::from(mailer.settings.max_per_hour),
@@ -60,7 +61,7 @@ impl Accounts {
         user: &UserRecord,
         addr: Option<IpAddr>,
     ) -> Result<(), AuthError> {
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let mut counts = vec![self.account_count(mailer, user.id)];
         counts.extend(self.address_count(mailer, addr));
         if let Some(until) = self.store.count_mail(&counts, now, micros(MAIL_WINDOW)).await? {
@@ -83,7 +84,7 @@ impl Accounts {
         self.check_password(user, "password", password, origin.addr, &origin.client)
             .await?;
         self.take_mail_budget(mailer, user, origin.addr).await?;
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let (token, mail) =
             mailer
                 .settings
@@ -113,7 +114,7 @@ impl Accounts {
             ));
         }
         self.take_mail_budget(mailer, user, addr).await?;
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let (token, mail) = mailer
             .settings
             .compose(TokenPurpose::Verify, &user.username, email, now);
@@ -130,7 +131,7 @@ impl Accounts {
         let event = Event::new(EventKind::EmailVerified, client, None);
         if !self
             .store
-            .verify_email(&token.hash(), now_micros(), event)
+            .verify_email(&token.hash(), self.clock.now_micros(), event)
             .await?
         {
             return Err(invalid_token());
@@ -149,7 +150,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let mailer = self.mailer()?;
-        let now = now_micros();
+        let now = self.clock.now_micros();
         let key = email.key();
         let event = Event::new(EventKind::PasswordResetRequested, client, None);
         let settings = &mailer.settings;
@@ -194,7 +195,7 @@ impl Accounts {
         // waste the link. The use itself is checked again, atomically, below.
         if !self
             .store
-            .reset_token_is_live(&token.hash(), now_micros())
+            .reset_token_is_live(&token.hash(), self.clock.now_micros())
             .await?
         {
             return Err(invalid_token());
@@ -203,7 +204,7 @@ impl Accounts {
         let event = Event::new(EventKind::PasswordReset, client, None);
         let Some(user_id) = self
             .store
-            .reset_password(&token.hash(), &hash, now_micros(), event)
+            .reset_password(&token.hash(), &hash, self.clock.now_micros(), event)
             .await?
         else {
             return Err(invalid_token());

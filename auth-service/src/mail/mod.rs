@@ -11,6 +11,7 @@ pub mod sender;
 use std::{path::PathBuf, time::Duration};
 
 use common::config::parse_duration;
+use common::time::micros;
 use uuid::Uuid;
 
 use crate::{
@@ -90,10 +91,6 @@ impl MailArgs {
             max_per_hour_per_address: self.email_max_per_hour_per_address,
         })
     }
-}
-
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// "24 hours", "30 minutes": how long a link works, for the mail's text.

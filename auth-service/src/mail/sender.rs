@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use common::time::now_micros;
+use common::time::{Clock, micros};
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Body, Mailbox, header::ContentTransferEncoding, header::ContentType},
@@ -129,10 +129,6 @@ fn smtp_host(url: &str) -> String {
     rest.split(['/', '?']).next().unwrap_or("").to_owned()
 }
 
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
 /// The delay before attempt `attempts + 1`.
 fn backoff(attempts: i64) -> Duration {
     let doublings = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
@@ -141,7 +137,7 @@ fn backoff(attempts: i64) -> Duration {
 
 /// Starts the sender; `wake` makes it look at the outbox at once (after a commit that
 /// queued a mail). Runs until aborted.
-pub fn start(store: Store, delivery: Arc<Delivery>, wake: Arc<Notify>) -> JoinHandle<()> {
+pub fn start(store: Store, delivery: Arc<Delivery>, wake: Arc<Notify>, clock: Clock) -> JoinHandle<()> {
     let me = uuid::Uuid::new_v4().to_string();
     tokio::spawn(async move {
         loop {
@@ -151,7 +147,7 @@ pub fn start(store: Store, delivery: Arc<Delivery>, wake: Arc<Notify>) -> JoinHa
             }
             // One mail per claim, until none is due: replicas interleave.
             loop {
-                let now = now_micros();
+                let now = clock.now_micros();
                 let due = match store.claim_due_mail(&me, now, now + micros(LEASE), 1).await {
                     Ok(due) => due,
                     Err(e) => {
@@ -160,17 +156,17 @@ pub fn start(store: Store, delivery: Arc<Delivery>, wake: Arc<Notify>) -> JoinHa
                     }
                 };
                 let Some(mail) = due.into_iter().next() else { break };
-                deliver(&store, &delivery, &me, &mail).await;
+                deliver(&store, &delivery, &me, &mail, &clock).await;
             }
         }
     })
 }
 
-async fn deliver(store: &Store, delivery: &Delivery, me: &str, mail: &DueMail) {
+async fn deliver(store: &Store, delivery: &Delivery, me: &str, mail: &DueMail, clock: &Clock) {
     let id = message_id(mail);
     let kind = mail.kind.as_str();
     let result = delivery.send(mail).await;
-    let now = now_micros();
+    let now = clock.now_micros();
     let recorded = match result {
         Ok(()) => {
             tracing::info!(kind, message_id = %id, "mail sent");

@@ -1,12 +1,11 @@
 //! Account self-service: the user's live sessions, ending one, deleting the account.
 
 use sqlx::Row;
-use uuid::Uuid;
+use token::{SessionId, UserId};
 
 use super::{
     Store,
     revocations::{end_sessions_in, log_revocations},
-    uuid_column,
 };
 use crate::{
     error::AuthError,
@@ -16,7 +15,7 @@ use crate::{
 /// A live session, as the user sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
-    pub id: Uuid,
+    pub id: SessionId,
     pub create_time: i64,
     pub last_refresh_time: i64,
     /// When its current refresh token expires.
@@ -33,7 +32,7 @@ impl Store {
     /// The user's live sessions, newest first.
     pub async fn live_sessions(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         now: i64,
         oldest_start: i64,
     ) -> Result<Vec<SessionRecord>, AuthError> {
@@ -52,7 +51,7 @@ impl Store {
                 let create_time: i64 = row.try_get("create_time")?;
                 let refreshed: Option<i64> = row.try_get("last_refresh_time")?;
                 Ok(SessionRecord {
-                    id: uuid_column(row, "id")?,
+                    id: common::db::stored_id(row, "id")?,
                     create_time,
                     last_refresh_time: refreshed.unwrap_or(create_time),
                     expire_time: row.try_get("expire_time")?,
@@ -69,8 +68,8 @@ impl Store {
     /// not live (the same answer, so ids of others cannot be probed).
     pub async fn revoke_user_session(
         &self,
-        user_id: Uuid,
-        session_id: Uuid,
+        user_id: UserId,
+        session_id: SessionId,
         now: i64,
         oldest_start: i64,
         event: Event<'_>,
@@ -96,7 +95,12 @@ impl Store {
     /// ends every session for the feed and logs the deletion, so the todo-services delete
     /// the user's data; forgets the name's throttle counters; deletes every pending mail
     /// token and unsent mail. One transaction.
-    pub async fn delete_account(&self, user_id: Uuid, username_key: &str, now: i64) -> Result<(), AuthError> {
+    pub async fn delete_account(
+        &self,
+        user_id: UserId,
+        username_key: &str,
+        now: i64,
+    ) -> Result<(), AuthError> {
         let user = user_id.to_string();
         let mut tx = common::db::begin_write(&self.pool).await?;
         end_sessions_in(

@@ -2,9 +2,10 @@
 //! transaction of what it records (or alone, for what changes nothing else).
 
 use sqlx::Row;
+use token::{SessionId, UserId};
 use uuid::Uuid;
 
-use super::{Store, uuid_column};
+use super::Store;
 use crate::{
     error::AuthError,
     events::{ClientInfo, Event, EventKind},
@@ -18,7 +19,7 @@ pub struct EventRecord {
     /// Microseconds since the epoch.
     pub time: i64,
     pub client: ClientInfo,
-    pub session_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
 }
 
 /// Where a page of events starts: after this (time, id), newest first.
@@ -49,7 +50,7 @@ pub(super) async fn insert_event(
 
 impl Store {
     /// Records an event that changes nothing else (a failed login).
-    pub async fn record_event(&self, user_id: Uuid, event: &Event<'_>, now: i64) -> Result<(), AuthError> {
+    pub async fn record_event(&self, user_id: UserId, event: &Event<'_>, now: i64) -> Result<(), AuthError> {
         let mut conn = self.pool.acquire().await?;
         insert_event(&mut conn, &user_id.to_string(), event, now).await
     }
@@ -58,7 +59,7 @@ impl Store {
     /// an attacker hammering a locked name adds one row a minute, not one a call.
     pub async fn record_event_once_since(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         event: &Event<'_>,
         now: i64,
         since: i64,
@@ -82,7 +83,7 @@ impl Store {
     /// Up to `limit` of the user's events after `after`, newest first.
     pub async fn list_events(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         after: Option<EventCursor>,
         limit: i64,
     ) -> Result<Vec<EventRecord>, AuthError> {
@@ -105,19 +106,18 @@ impl Store {
                 let kind: String = row.try_get("kind")?;
                 let session: Option<String> = row.try_get("session_id")?;
                 Ok(EventRecord {
-                    id: uuid_column(row, "id")?,
+                    id: common::db::stored_uuid(row, "id")?,
                     kind: EventKind::parse(&kind)
-                        .ok_or_else(|| AuthError::Internal(format!("stored event kind {kind:?}")))?,
+                        .ok_or_else(|| AuthError::internal(format!("stored event kind {kind:?}")))?,
                     time: row.try_get("event_time")?,
                     client: ClientInfo {
                         address: row.try_get("client_address")?,
                         user_agent: row.try_get("user_agent")?,
                     },
-                    session_id: session
-                        .as_deref()
-                        .map(Uuid::parse_str)
-                        .transpose()
-                        .map_err(|e| AuthError::Internal(format!("stored session id: {e}")))?,
+                    session_id: match session {
+                        Some(_) => Some(common::db::stored_id(row, "session_id")?),
+                        None => None,
+                    },
                 })
             })
             .collect()

@@ -3,9 +3,10 @@
 //! the change committed.
 
 use sqlx::Row;
+use token::UserId;
 use uuid::Uuid;
 
-use super::{Store, events::insert_event, revocations::end_sessions_in, uuid_column};
+use super::{Store, events::insert_event, revocations::end_sessions_in};
 use crate::{error::AuthError, events::Event};
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -78,7 +79,7 @@ async fn count_all(
 
 pub(super) async fn delete_tokens_in(
     tx: &mut Tx,
-    user_id: Uuid,
+    user_id: UserId,
     purpose: TokenPurpose,
 ) -> Result<(), AuthError> {
     sqlx::query("DELETE FROM mail_tokens WHERE user_id = $1 AND purpose = $2")
@@ -92,7 +93,7 @@ pub(super) async fn delete_tokens_in(
 /// Stores `token` (superseding the user's earlier ones of its purpose) and queues `mail`.
 pub(super) async fn issue_in(
     tx: &mut Tx,
-    user_id: Uuid,
+    user_id: UserId,
     token: &NewToken,
     mail: &OutboxMail,
     now: i64,
@@ -132,7 +133,7 @@ async fn take_token(
     hash: &str,
     purpose: TokenPurpose,
     now: i64,
-) -> Result<Option<(Uuid, String)>, AuthError> {
+) -> Result<Option<(UserId, String)>, AuthError> {
     let row = sqlx::query(
         "DELETE FROM mail_tokens WHERE token_hash = $1 AND purpose = $2 AND expire_time > $3 \
          RETURNING user_id, email_key",
@@ -142,7 +143,7 @@ async fn take_token(
     .bind(now)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|row| Ok((uuid_column(&row, "user_id")?, row.try_get("email_key")?)))
+    row.map(|row| Ok((common::db::stored_id(&row, "user_id")?, row.try_get("email_key")?)))
         .transpose()
 }
 
@@ -165,7 +166,7 @@ impl Store {
     /// `EmailTaken` when another account has it.
     pub async fn change_email(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         email: &str,
         token: &NewToken,
         mail: &OutboxMail,
@@ -198,7 +199,7 @@ impl Store {
     /// Issues a new verification token (the old one stops working) and queues its mail.
     pub async fn send_verification(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         token: &NewToken,
         mail: &OutboxMail,
         now: i64,
@@ -245,7 +246,7 @@ impl Store {
     pub async fn request_password_reset(
         &self,
         email_key: &str,
-        account_count: impl Fn(Uuid) -> MailCount,
+        account_count: impl Fn(UserId) -> MailCount,
         unknown_count: MailCount,
         address_count: Option<MailCount>,
         now: i64,
@@ -261,7 +262,7 @@ impl Store {
         let user = user
             .map(|row| {
                 Ok::<_, AuthError>((
-                    uuid_column(&row, "id")?,
+                    common::db::stored_id(&row, "id")?,
                     row.try_get::<String, _>("username")?,
                     row.try_get::<String, _>("email")?,
                 ))
@@ -285,7 +286,7 @@ impl Store {
                 // supersession delete, and an outbox row, already done and empty (the
                 // pruner takes it with the sent ones).
                 let (_, mail) = make("", email_key);
-                delete_tokens_in(&mut tx, Uuid::nil(), TokenPurpose::Reset).await?;
+                delete_tokens_in(&mut tx, UserId::from_uuid(Uuid::nil()), TokenPurpose::Reset).await?;
                 sqlx::query(
                     "INSERT INTO mail_outbox (id, kind, recipient, subject, body, create_time, next_attempt_time, sent_time) \
                      VALUES ($1, 'none', '', '', '', $2, $2, $2)",
@@ -324,7 +325,7 @@ impl Store {
         password_hash: &str,
         now: i64,
         event: Event<'_>,
-    ) -> Result<Option<Uuid>, AuthError> {
+    ) -> Result<Option<UserId>, AuthError> {
         let mut tx = common::db::begin_write(&self.pool).await?;
         let Some((user_id, email_key)) = take_token(&mut tx, hash, TokenPurpose::Reset, now).await? else {
             tx.rollback().await?;

@@ -6,7 +6,7 @@
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Store, uuid_column};
+use super::Store;
 use crate::error::AuthError;
 
 /// A mail that is due, as the sender sends it.
@@ -58,7 +58,7 @@ impl Store {
             // Another replica claimed it in between: it sends it.
             let Some(row) = row else { continue };
             claimed.push(DueMail {
-                id: uuid_column(&row, "id")?,
+                id: common::db::stored_uuid(&row, "id")?,
                 kind: row.try_get("kind")?,
                 recipient: row.try_get("recipient")?,
                 subject: row.try_get("subject")?,

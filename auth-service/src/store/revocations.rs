@@ -6,9 +6,9 @@
 //! that has seen position `n` has seen every position below it.
 
 use sqlx::{Row, any::AnyRow};
-use uuid::Uuid;
+use token::{SessionId, UserId};
 
-use super::{Store, events::insert_event, uuid_column};
+use super::{Store, events::insert_event};
 use crate::{error::AuthError, events::Event};
 
 /// An ended session (or a deleted account), as the revocation feed carries it.
@@ -16,9 +16,9 @@ use crate::{error::AuthError, events::Event};
 pub struct RevokedSession {
     /// Position in the revocation log, in commit order.
     pub seq: i64,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// `None` for an account deletion.
-    pub session_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
     /// Microseconds since the epoch.
     pub revoke_time: i64,
     /// The account was deleted: its data goes too.
@@ -33,11 +33,11 @@ fn revoked_from_row(row: &AnyRow) -> Result<RevokedSession, AuthError> {
     let session: String = row.try_get("session_id")?;
     Ok(RevokedSession {
         seq: row.try_get("seq")?,
-        user_id: uuid_column(row, "user_id")?,
+        user_id: common::db::stored_id(row, "user_id")?,
         session_id: if session.is_empty() {
             None
         } else {
-            Some(uuid_column(row, "session_id")?)
+            Some(common::db::stored_id(row, "session_id")?)
         },
         revoke_time: row.try_get("revoke_time")?,
         account_deleted: row.try_get::<i64, _>("account_deleted")? != 0,
@@ -128,7 +128,7 @@ pub(super) async fn end_sessions_in(
         .collect::<Result<_, sqlx::Error>>()?;
     log_revocations(tx, &rows, now, false).await?;
     if let (Some(event), Some((session, user))) = (event, rows.first()) {
-        let only = (rows.len() == 1).then(|| Uuid::parse_str(session).ok()).flatten();
+        let only = (rows.len() == 1).then(|| SessionId::parse(session)).flatten();
         let event = Event {
             session_id: event.session_id.or(only),
             ..event

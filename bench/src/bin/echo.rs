@@ -11,9 +11,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use clap::{Parser, ValueEnum};
 use common::bearer::Authenticated;
-use common::token::{AccessTokens, JwtSecret, TokenSettings};
 use todo_grpc_proto::todo::v1::todo_service_server::TodoServiceServer;
 use todo_service::{authn::TodoAuth, revocation_follower::Revocations};
+use token::{AccessTokens, JwtSecret, TokenSettings};
 use tonic::transport::{Server, server::TcpIncoming};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -20,12 +20,12 @@ use bench::{
 };
 use bytes::{Buf, Bytes};
 use clap::Parser;
-use common::token::{AccessTokens, JwtSecret, TokenSettings};
 use http_body_util::{BodyExt, Full};
 use todo_grpc_proto::{
     auth::v1::{self as authpb, auth_service_client::AuthServiceClient},
     todo::v1::{self as pb, todo_service_client::TodoServiceClient},
 };
+use token::{AccessTokens, JwtSecret, TokenSettings};
 use tonic::{
     metadata::{Ascii, MetadataValue},
     transport::Channel,
@@ -604,7 +604,11 @@ impl Suite {
     fn token(&self, user: Uuid) -> Res<String> {
         Ok(self
             .tokens
-            .issue(user, "benchuser", user)
+            .issue(
+                token::UserId::from_uuid(user),
+                "benchuser",
+                token::SessionId::new(),
+            )
             .map_err(err("sign"))?
             .token)
     }
@@ -1349,7 +1353,7 @@ async fn bulk_load(file: &Path, rows: usize, per_user: usize, measured: Uuid) ->
         "INSERT INTO todos (id, user_id, title, description, completed, create_time, update_time) VALUES {}",
         vec![one; BATCH].join(", ")
     );
-    let base = common::time::now_micros() - 10_000_000_000;
+    let base = common::time::Clock::system().now_micros() - 10_000_000_000;
     let total = users.len() * per_user;
     let mut n = 0usize;
     let mut tx = conn.begin().await.map_err(err("begin"))?;

@@ -4,6 +4,7 @@
 //! session, by which a token is revoked) and a `kid` header derived from the secret. Verification pins the algorithm to HS256, requires
 //! `exp`, checks `iss` and `aud`, and allows [`LEEWAY_SECS`] of clock skew. Tokens are
 //! signed with the current secret only; previous secrets still verify, for key rotation.
+//! Expiry is checked against a [`Clock`], so tests can move time instead of waiting.
 
 use std::time::Duration;
 
@@ -12,6 +13,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, erro
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+pub use clock::Clock;
+
+pub mod ids;
+pub use ids::{SessionId, UserId};
 
 /// Clock skew tolerated on `exp` (the contract allows at most 30 s).
 pub const LEEWAY_SECS: u64 = 10;
@@ -96,14 +102,14 @@ pub struct Claims {
 /// Who a verified token says the caller is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthUser {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub username: String,
     /// Seconds since the epoch.
     pub issued_at: i64,
     /// Seconds since the epoch.
     pub expires_at: i64,
     /// The session (claim `sid`): ending it refuses this token.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
 }
 
 /// A freshly signed access token.
@@ -165,6 +171,7 @@ pub struct AccessTokens {
     /// a hit needs only the expiry checked again. Revocation is not decided here: callers
     /// check `issued_at` against it on every call, hit or not.
     verified: quick_cache::sync::Cache<String, AuthUser>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -181,11 +188,13 @@ impl std::fmt::Debug for AccessTokens {
 }
 
 impl AccessTokens {
+    /// Signs with `current`, verifies with it and `previous`, on the system clock.
     pub fn new(current: &JwtSecret, previous: &[JwtSecret], settings: TokenSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_exp = true;
+        // `exp` is required (below) but checked by `expired` against `self.clock`:
+        // jsonwebtoken would read the system clock.
+        validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
@@ -199,32 +208,30 @@ impl AccessTokens {
             validation,
             service_validation,
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES),
+            clock: Clock::system(),
         }
     }
 
-    pub fn settings(&self) -> &TokenSettings {
-        &self.settings
-    }
-
-    /// The key id of the signing secret.
-    pub fn current_key_id(&self) -> &str {
-        &self.current.kid
+    /// The same keys and rules, telling time by `clock` (tests pass a manual one).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Signs a token for the user's session, valid for the configured lifetime from now.
     /// `iat` is the clock's time, never ahead of it: revocation is by session, not by time.
     pub fn issue(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         username: &str,
-        session_id: Uuid,
+        session_id: SessionId,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let ttl = self.settings.access_ttl;
         let token = self.sign(
             &user_id.to_string(),
             username,
             &self.settings.audience,
-            crate::time::now_secs(),
+            self.clock.now_secs(),
             ttl,
             Some(session_id.to_string()),
         )?;
@@ -267,7 +274,7 @@ impl AccessTokens {
             &Uuid::nil().to_string(),
             name,
             &audience,
-            crate::time::now_secs(),
+            self.clock.now_secs(),
             SERVICE_TOKEN_TTL,
             None,
         )
@@ -284,7 +291,7 @@ impl AccessTokens {
     /// check does it (`exp` plus the leeway).
     pub fn verify(&self, token: &str) -> Result<AuthUser, TokenError> {
         if let Some(user) = self.verified.get(token) {
-            if !expired(user.expires_at, crate::time::now_secs()) {
+            if !expired(user.expires_at, self.clock.now_secs()) {
                 return Ok(user);
             }
             self.verified.remove(token);
@@ -312,6 +319,14 @@ impl AccessTokens {
         };
         for key in candidates {
             match jsonwebtoken::decode::<Claims>(token, &key.decoding, validation) {
+                Ok(data)
+                    if expired(
+                        i64::try_from(data.claims.exp).unwrap_or(i64::MAX),
+                        self.clock.now_secs(),
+                    ) =>
+                {
+                    return Err(TokenError::Expired);
+                }
                 Ok(data) => return Ok(data.claims),
                 // Only a bad signature can mean "signed with another of our keys".
                 Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
@@ -322,8 +337,8 @@ impl AccessTokens {
     }
 }
 
-/// Whether a token expiring at `exp` is refused at `now`: jsonwebtoken's rule, so a
-/// cached token expires at the same second as one checked in full.
+/// Whether a token expiring at `exp` is refused at `now`: jsonwebtoken's rule (`exp`
+/// plus the leeway), for tokens checked in full and cached ones alike.
 fn expired(exp: i64, now: i64) -> bool {
     exp.saturating_add(LEEWAY_SECS as i64) < now
 }
@@ -345,11 +360,11 @@ fn map_error(kind: &ErrorKind) -> TokenError {
 /// A user token's claims as the caller. A token without a session (issued before
 /// sessions were in tokens, or a service token) is not a user's token.
 fn claims_to_user(claims: Claims) -> Result<AuthUser, TokenError> {
-    let user_id = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Invalid)?;
+    let user_id = UserId::parse(&claims.sub).ok_or(TokenError::Invalid)?;
     let session_id = claims
         .sid
         .as_deref()
-        .and_then(|sid| Uuid::parse_str(sid).ok())
+        .and_then(SessionId::parse)
         .ok_or(TokenError::Invalid)?;
     Ok(AuthUser {
         session_id,
@@ -394,7 +409,7 @@ mod tests {
     }
 
     fn good_claims(exp_offset: i64) -> serde_json::Value {
-        let now = crate::time::now_secs();
+        let now = Clock::system().now_secs();
         serde_json::json!({
             "sub": Uuid::new_v4().to_string(), "username": "alice", "iss": "iss", "aud": "aud",
             "iat": now, "exp": now + exp_offset, "jti": "j", "sid": Uuid::new_v4().to_string()
@@ -404,7 +419,7 @@ mod tests {
     #[test]
     fn round_trip_and_kid() {
         let tokens = AccessTokens::new(&secret(1), &[], settings());
-        let (id, sid) = (Uuid::new_v4(), Uuid::new_v4());
+        let (id, sid) = (UserId::new(), SessionId::new());
         let issued = tokens.issue(id, "alice", sid).unwrap();
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(secret(1).key_id().as_str()));
@@ -414,7 +429,7 @@ mod tests {
         assert_eq!(user.expires_at - user.issued_at, 900);
         assert_eq!(user.session_id, sid);
         // Never ahead of the clock.
-        assert!(user.issued_at <= crate::time::now_secs());
+        assert!(user.issued_at <= Clock::system().now_secs());
     }
 
     #[test]
@@ -424,7 +439,7 @@ mod tests {
         assert_eq!(tokens.verify_service_token(&service).unwrap(), "todo-service");
         assert_eq!(tokens.verify(&service), Err(TokenError::Invalid));
         let user = tokens
-            .issue(Uuid::new_v4(), "alice", Uuid::new_v4())
+            .issue(UserId::new(), "alice", SessionId::new())
             .unwrap()
             .token;
         assert_eq!(tokens.verify_service_token(&user), Err(TokenError::Invalid));
@@ -466,7 +481,7 @@ mod tests {
     #[test]
     fn wrong_key_refused_previous_key_accepted() {
         let old = AccessTokens::new(&secret(2), &[], settings());
-        let token = old.issue(Uuid::new_v4(), "bob", Uuid::new_v4()).unwrap().token;
+        let token = old.issue(UserId::new(), "bob", SessionId::new()).unwrap().token;
         let fresh = AccessTokens::new(&secret(1), &[], settings());
         assert_eq!(fresh.verify(&token), Err(TokenError::Invalid));
         let rotating = AccessTokens::new(&secret(1), &[secret(2)], settings());
@@ -520,7 +535,8 @@ mod tests {
 
     #[test]
     fn a_cached_token_still_expires() {
-        let tokens = AccessTokens::new(&secret(1), &[], settings());
+        let clock = Clock::manual();
+        let tokens = AccessTokens::new(&secret(1), &[], settings()).with_clock(clock.clone());
         let header = serde_json::json!({"alg": "HS256"});
         // Valid now for one more second of the leeway, then expired.
         let t = forge(header, good_claims(1 - LEEWAY_SECS as i64), &[1; 32]);
@@ -529,16 +545,34 @@ mod tests {
             tokens.verified.get(t.as_str()).is_some(),
             "a verified token is cached"
         );
-        std::thread::sleep(Duration::from_millis(2200));
+        clock.advance(Duration::from_secs(2));
         assert_eq!(tokens.verify(&t), Err(TokenError::Expired));
         assert!(tokens.verified.get(t.as_str()).is_none());
+    }
+
+    #[test]
+    fn an_issued_token_expires_at_its_lifetime_plus_the_leeway_on_the_clock() {
+        let clock = Clock::manual();
+        let tokens = AccessTokens::new(&secret(1), &[], settings()).with_clock(clock.clone());
+        let issued = tokens.issue(UserId::new(), "alice", SessionId::new()).unwrap();
+        // A second copy of the keys never saw the token: it checks it in full.
+        let fresh = AccessTokens::new(&secret(1), &[], settings()).with_clock(clock.clone());
+        clock.advance(issued.expires_in + Duration::from_secs(LEEWAY_SECS));
+        assert!(
+            tokens.verify(&issued.token).is_ok(),
+            "at exp + leeway, still valid"
+        );
+        assert!(fresh.verify(&issued.token).is_ok());
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(tokens.verify(&issued.token), Err(TokenError::Expired), "cached");
+        assert_eq!(fresh.verify(&issued.token), Err(TokenError::Expired), "in full");
     }
 
     #[test]
     fn the_cache_vouches_only_for_the_exact_token() {
         let tokens = AccessTokens::new(&secret(1), &[], settings());
         let token = tokens
-            .issue(Uuid::new_v4(), "alice", Uuid::new_v4())
+            .issue(UserId::new(), "alice", SessionId::new())
             .unwrap()
             .token;
         let first = tokens.verify(&token).unwrap();
@@ -566,7 +600,7 @@ mod tests {
             let full = tokens.check(&t, &tokens.validation).is_ok();
             assert_eq!(
                 full,
-                !expired(crate::time::now_secs() + offset, crate::time::now_secs())
+                !expired(Clock::system().now_secs() + offset, Clock::system().now_secs())
             );
         }
     }
