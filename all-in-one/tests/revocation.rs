@@ -9,24 +9,40 @@ use todo_grpc_proto::{
     auth::v1 as authpb,
     todo::v1::{self as pb, todo_service_client::TodoServiceClient},
 };
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_all_reaches_the_todo_service() {
     let data = tempfile::tempdir().unwrap();
-    let auth_addr = format!("127.0.0.1:{}", testkit::free_port());
-    let todo_addr = format!("127.0.0.1:{}", testkit::free_port());
-    let _child = tokio::process::Command::new(env!("CARGO_BIN_EXE_all-in-one"))
-        .env("AUTH_LISTEN_ADDR", &auth_addr)
-        .env("TODO_LISTEN_ADDR", &todo_addr)
+    // Both on port 0: the ready lines say where (no port reserved ahead, no race).
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_all-in-one"))
+        .env("AUTH_LISTEN_ADDR", "127.0.0.1:0")
+        .env("TODO_LISTEN_ADDR", "127.0.0.1:0")
         .env("DATA_DIR", data.path())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,common::server=info")
         .env_remove("JWT_SECRET")
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let (auth_addr, todo_addr) = (auth_addr.parse().unwrap(), todo_addr.parse().unwrap());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut auth_addr, mut todo_addr) = (None, None);
+    while auth_addr.is_none() || todo_addr.is_none() {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("both services ready within 30 s")
+            .unwrap()
+            .expect("the all-in-one exited before it was ready");
+        match testkit::ready_addr(&line) {
+            Some(addr) if line.contains("auth-service ready") => auth_addr = Some(addr),
+            Some(addr) if line.contains("todo-service ready") => todo_addr = Some(addr),
+            _ => {}
+        }
+    }
+    let (auth_addr, todo_addr) = (auth_addr.unwrap(), todo_addr.unwrap());
+    // Keep reading, so the pipe never fills and blocks the service's log writer.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     testkit::wait_serving(auth_addr, "").await;
     testkit::wait_serving(todo_addr, "todo.v1.TodoService").await;
 

@@ -168,6 +168,10 @@ impl Drop for TestDb {
 /// A service running on a random loopback port until dropped.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `METRICS_ADDR` was set (port 0 is fine).
+    pub metrics_addr: Option<SocketAddr>,
+    /// The plaintext health-only port, when `HEALTH_ADDR` was set (port 0 is fine).
+    pub health_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -205,6 +209,8 @@ where
     let task = tokio::spawn(run(rx));
     Running {
         addr,
+        metrics_addr: None,
+        health_addr: None,
         stop: Some(stop),
         task: Some(task),
     }
@@ -256,13 +262,17 @@ async fn start_auth(config: AuthConfig) -> Running {
 
 /// Runs a built application until the returned handle is stopped or dropped.
 pub fn run_app(app: common::server::Application) -> Running {
-    run(app.local_addr(), |rx| async move {
+    let (metrics_addr, health_addr) = (app.metrics_addr(), app.health_addr());
+    let mut running = run(app.local_addr(), |rx| async move {
         let _ = app
             .run_until_stopped(async move {
                 let _ = rx.await;
             })
             .await;
-    })
+    });
+    running.metrics_addr = metrics_addr;
+    running.health_addr = health_addr;
+    running
 }
 
 /// todo-service configuration for tests: loopback port 0, the test secret, `db`.
@@ -384,45 +394,80 @@ pub async fn register_and_login(
         .into_inner()
 }
 
-/// A free loopback port (bound, read, released: a race with other processes is possible
-/// but harmless in tests that retry start-up).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// A service binary run as a child process, killed when dropped.
 pub struct ChildService {
     pub child: tokio::process::Child,
+    /// Where it listens: it binds port 0 and says where in its ready line, so no port
+    /// is reserved and released ahead (a race with every other process).
     pub addr: SocketAddr,
+    /// The log lines read while waiting for the ready line, then the rest.
+    logs: Option<(Vec<u8>, tokio::io::BufReader<tokio::process::ChildStdout>)>,
 }
 
 impl ChildService {
-    /// Starts `binary` with `env` (plus LISTEN_ADDR on a free port) and waits until SERVING.
+    /// Starts `binary` with `env` (plus LISTEN_ADDR on port 0) and waits until SERVING;
+    /// its warnings go to this process's output.
     pub async fn start(binary: &str, env: &[(&str, String)]) -> Self {
-        Self::spawn(binary, env, "warn", std::process::Stdio::inherit()).await
+        let mut service = Self::spawn(binary, env, "warn").await;
+        if let Some((_, mut rest)) = service.logs.take() {
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut rest, &mut tokio::io::stdout()).await;
+            });
+        }
+        service
     }
 
-    /// Like [`start`](Self::start), logging at `info` into a pipe: `child.stdout` holds the
-    /// log lines, for tests of what the service writes.
+    /// Like [`start`](Self::start), logging at `info`, kept for [`logs`](Self::logs): for
+    /// tests of what the service writes.
     pub async fn start_logging(binary: &str, env: &[(&str, String)]) -> Self {
-        Self::spawn(binary, env, "info", std::process::Stdio::piped()).await
+        Self::spawn(binary, env, "info").await
     }
 
-    async fn spawn(binary: &str, env: &[(&str, String)], log: &str, stdout: std::process::Stdio) -> Self {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let child = tokio::process::Command::new(binary)
+    /// Every log line of a [`start_logging`](Self::start_logging) service, from the
+    /// first, until it exits.
+    pub fn logs(&mut self) -> impl tokio::io::AsyncRead + Unpin + use<> {
+        let (seen, rest) = self
+            .logs
+            .take()
+            .expect("logs are kept by start_logging, taken once");
+        tokio::io::AsyncReadExt::chain(std::io::Cursor::new(seen), rest)
+    }
+
+    async fn spawn(binary: &str, env: &[(&str, String)], log: &str) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(binary)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("LISTEN_ADDR", addr.to_string())
-            .env("RUST_LOG", log)
-            .stdout(stdout)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            // The ready line (`common::server`, info) says where it listens.
+            .env("RUST_LOG", format!("{log},common::server=info"))
+            .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("start the service binary");
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut seen = Vec::new();
+        let addr = loop {
+            let mut line = String::new();
+            let read = tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut line))
+                .await
+                .expect("the service says it is ready within 30 s")
+                .expect("read the service's output");
+            assert!(
+                read > 0,
+                "the service exited before it was ready:\n{}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(line.as_bytes());
+            if let Some(addr) = ready_addr(&line) {
+                break addr;
+            }
+        };
         wait_serving(addr, "").await;
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            logs: Some((seen, stdout)),
+        }
     }
 
     /// Sends a signal by name (`TERM`, `KILL`) to the process.
@@ -434,6 +479,23 @@ impl ChildService {
             .expect("kill");
         assert!(status.success());
     }
+}
+
+/// The address in a service's ready line (`... ready addr=127.0.0.1:1234 ...`, or the
+/// same as JSON), if `line` is one.
+pub fn ready_addr(line: &str) -> Option<SocketAddr> {
+    if !line.contains(" ready") {
+        return None;
+    }
+    let start = line
+        .find("addr=")
+        .map(|i| i + "addr=".len())
+        .or_else(|| line.find("\"addr\":\"").map(|i| i + "\"addr\":\"".len()))?;
+    let rest = &line[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '"')
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 /// The `host:port` of a PostgreSQL URL, for [`TcpProxy::start`].

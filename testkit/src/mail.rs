@@ -42,17 +42,12 @@ pub struct SmtpServer {
 }
 
 impl SmtpServer {
-    /// On a free loopback port.
+    /// On a loopback port it binds itself. For a server that is down first and comes up
+    /// later, put a [`TcpProxy`](crate::proxy::TcpProxy) in front of it.
     pub async fn start() -> Self {
-        Self::start_on(crate::free_port()).await
-    }
-
-    /// On `port` (for a server that comes up after the service that uses it).
-    pub async fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut child = tokio::process::Command::new(python())
             .arg(SCRIPT)
-            .arg(port.to_string())
             .arg(dir.path())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -61,16 +56,24 @@ impl SmtpServer {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let ready = tokio::time::timeout(Duration::from_secs(15), lines.next_line()).await;
-        match ready {
-            Ok(Ok(Some(line))) if line == "ready" => {}
-            other => panic!("SMTP server did not start: {other:?} (is aiosmtpd installed?)"),
-        }
+        let port = match &ready {
+            Ok(Ok(Some(line))) => line.strip_prefix("ready ").and_then(|p| p.parse().ok()),
+            _ => None,
+        };
+        let Some(port) = port else {
+            panic!("SMTP server did not start: {ready:?} (is aiosmtpd installed?)");
+        };
         Self {
             port,
             folder: MailFolder::new(dir.path()),
             _dir: dir,
             _child: child,
         }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     /// `SMTP_URL` for it: plain SMTP, as to a local relay.

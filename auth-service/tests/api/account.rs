@@ -6,7 +6,9 @@ use testkit::{Backend, bearer, both_backends, register_and_login};
 use todo_grpc_proto::auth::v1::{self as pb, auth_service_client::AuthServiceClient, security_event::Kind};
 use tonic::{Code, transport::Channel};
 
-use crate::helpers::{assert_status, spawn_app, spawn_app_with};
+use common::time::Clock;
+
+use crate::helpers::{assert_status, spawn_app, spawn_app_on};
 
 both_backends!(
     sessions_are_listed_and_ended_one_by_one,
@@ -199,7 +201,11 @@ async fn events(
 }
 
 async fn the_history_records_every_kind_in_order(backend: Backend) {
-    let app = spawn_app_with(backend, |c| c.login_lockout = std::time::Duration::from_secs(1)).await;
+    let clock = Clock::manual();
+    let app = spawn_app_on(&clock, backend, |c| {
+        c.login_lockout = std::time::Duration::from_secs(60)
+    })
+    .await;
     let mut c = device(app.server.addr, "history-test").await;
     let password = "vera's password";
     let first = register_and_login(&mut c, "vera", password).await; // REGISTERED, LOGIN_SUCCEEDED
@@ -259,8 +265,8 @@ async fn the_history_records_every_kind_in_order(backend: Backend) {
     let _ = c.login(login("vera", "wrong password")).await;
     let _ = second;
 
-    // Read with a new session once the (short) lock-out has passed.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Read with a new session once the lock-out has passed.
+    clock.advance(std::time::Duration::from_secs(60));
     let reader = c
         .login(login("vera", "vera's new password"))
         .await

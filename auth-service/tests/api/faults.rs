@@ -151,7 +151,7 @@ async fn log_lines_reach_stdout_without_colour_or_secrets() {
     let mut client = testkit::auth_client(service.addr).await;
     let pair = testkit::register_and_login(&mut client, "logged", "logged's password").await;
     service.signal("TERM");
-    let mut stdout = service.child.stdout.take().expect("piped stdout");
+    let mut stdout = service.logs();
     let mut logs = String::new();
     tokio::time::timeout(Duration::from_secs(15), stdout.read_to_string(&mut logs))
         .await

@@ -194,7 +194,7 @@ async fn a_revocation_that_commits_late_is_not_missed() {
     let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
     let claims = testkit::jwt_claims(&slow);
     let (sid, user) = (claims["sid"].as_str().unwrap(), claims["sub"].as_str().unwrap());
-    let now = common::time::now_micros();
+    let now = common::time::Clock::system().now_micros();
     sqlx::query("UPDATE sessions SET revoke_time = $1, revoke_reason = 'test' WHERE id = $2")
         .bind(now)
         .bind(sid)

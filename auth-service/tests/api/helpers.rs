@@ -12,6 +12,20 @@ pub struct TestApp {
     pub _db: TestDb,
 }
 
+/// Like [`spawn_app_with`], telling time by `clock` (a manual one the test moves), so a
+/// rule about time is tested without waiting for it.
+pub async fn spawn_app_on(
+    clock: &common::time::Clock,
+    backend: Backend,
+    tweak: impl FnOnce(&mut auth_service::Config),
+) -> TestApp {
+    spawn_app_with(backend, |c| {
+        c.server.clock = clock.clone();
+        tweak(c);
+    })
+    .await
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }

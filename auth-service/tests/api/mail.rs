@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use common::time::Clock;
 use testkit::{
-    Backend, TestDb, bearer, both_backends,
+    Backend, ProxyState, TcpProxy, TestDb, bearer, both_backends,
     mail::{MailFolder, SmtpServer, header, link_token, smtp_url},
     register_and_login,
 };
@@ -13,7 +14,7 @@ use todo_grpc_proto::auth::v1::{self as pb, auth_service_client::AuthServiceClie
 use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt;
 
-use crate::helpers::{TestApp, assert_status, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_status, spawn_app, spawn_app_on, spawn_app_with};
 
 both_backends!(
     verification_flow_through_smtp,
@@ -30,7 +31,17 @@ const PASSWORD: &str = "mail test password";
 
 /// An auth-service that sends mail through `smtp` (a URL), with `tweak` on top.
 async fn mail_app(backend: Backend, smtp: String, tweak: impl FnOnce(&mut auth_service::Config)) -> TestApp {
-    spawn_app_with(backend, |c| {
+    mail_app_on(&Clock::system(), backend, smtp, tweak).await
+}
+
+/// [`mail_app`] on `clock`.
+async fn mail_app_on(
+    clock: &Clock,
+    backend: Backend,
+    smtp: String,
+    tweak: impl FnOnce(&mut auth_service::Config),
+) -> TestApp {
+    spawn_app_on(clock, backend, |c| {
         c.mail.smtp_url = Some(smtp);
         c.mail.verify_email_url = Some("http://app.test/verify?token={token}".into());
         c.mail.reset_password_url = Some("http://app.test/reset?token={token}".into());
@@ -399,11 +410,12 @@ async fn mail_tokens_are_single_use_superseded_and_expire(backend: Backend) {
         "token",
     );
 
-    // Expiry, with lifetimes of a second.
+    // Expiry: a link works for its lifetime, not past it.
+    let clock = Clock::manual();
     let smtp = SmtpServer::start().await;
-    let mut app = mail_app(backend, smtp.url(), |c| {
-        c.mail.email_verification_ttl = Duration::from_secs(1);
-        c.mail.password_reset_ttl = Duration::from_secs(1);
+    let mut app = mail_app_on(&clock, backend, smtp.url(), |c| {
+        c.mail.email_verification_ttl = Duration::from_secs(3600);
+        c.mail.password_reset_ttl = Duration::from_secs(3600);
     })
     .await;
     register_with_email(&mut app.client, "expiring", "expiring@example.com").await;
@@ -412,7 +424,7 @@ async fn mail_tokens_are_single_use_superseded_and_expire(backend: Backend) {
         .await
         .unwrap();
     let messages = smtp.folder().wait_for(2, ARRIVAL).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    clock.advance(Duration::from_secs(3601));
     assert_status(
         app.client.verify_email(verify(&link_token(&messages[0]))).await,
         Code::InvalidArgument,
@@ -536,12 +548,20 @@ async fn password_reset_timing_does_not_tell_known_from_unknown(backend: Backend
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_waits_for_a_server_that_is_down() {
-    let port = testkit::free_port();
-    let mut app = mail_app(Backend::Sqlite, smtp_url(port), |_| {}).await;
+    // The mail server is behind a proxy that closes every connection: down, as far as
+    // the service can tell.
+    let smtp = SmtpServer::start().await;
+    let relay = TcpProxy::start(smtp.addr()).await;
+    relay.set(ProxyState::Down);
+    let mut app = mail_app(Backend::Sqlite, smtp_url(relay.addr.port()), |_| {}).await;
     register_with_email(&mut app.client, "patient", "patient@example.com").await;
     // The call did not wait for the mail server; the sender retries with back-off.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let smtp = SmtpServer::start_on(port).await;
+    assert!(
+        smtp.folder().messages().is_empty(),
+        "nothing got through while down"
+    );
+    relay.set(ProxyState::Up);
     let messages = smtp.folder().wait_for(1, Duration::from_secs(20)).await;
     app.client
         .verify_email(verify(&link_token(&messages[0])))
@@ -699,7 +719,7 @@ async fn no_token_or_link_reaches_the_log() {
     client.verify_email(verify(&tokens[0])).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     service.signal("TERM");
-    let mut stdout = service.child.stdout.take().expect("piped stdout");
+    let mut stdout = service.logs();
     let mut logs = String::new();
     tokio::time::timeout(Duration::from_secs(15), stdout.read_to_string(&mut logs))
         .await
@@ -728,7 +748,10 @@ async fn no_token_or_link_reaches_the_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_before_sending_loses_no_mail() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let port = testkit::free_port();
+    let smtp = SmtpServer::start().await;
+    let relay = TcpProxy::start(smtp.addr()).await;
+    relay.set(ProxyState::Down);
+    let port = relay.addr.port();
     let env = [
         ("DATABASE_URL", db.url.clone()),
         ("JWT_SECRET", testkit::TEST_SECRET.to_owned()),
@@ -747,7 +770,7 @@ async fn a_crash_before_sending_loses_no_mail() {
     register_with_email(&mut client, "crashed", "crashed@example.com").await;
     first.signal("KILL");
     drop(first);
-    let smtp = SmtpServer::start_on(port).await;
+    relay.set(ProxyState::Up);
     let second = testkit::ChildService::start(env!("CARGO_BIN_EXE_auth-service"), &env).await;
     let messages = smtp.folder().wait_for(1, ARRIVAL).await;
     let mut client = testkit::auth_client(second.addr).await;

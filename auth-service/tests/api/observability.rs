@@ -22,8 +22,11 @@ async fn scrape(addr: std::net::SocketAddr) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_scraped_in_prometheus_format() {
-    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", testkit::free_port()).parse().unwrap();
-    let mut app = spawn_app_with(Backend::Sqlite, |c| c.server.metrics_addr = Some(metrics)).await;
+    let mut app = spawn_app_with(Backend::Sqlite, |c| {
+        c.server.metrics_addr = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    let metrics = app.server.metrics_addr.expect("METRICS_ADDR is on");
     testkit::register_and_login(&mut app.client, "metered", "metered password").await;
     let _ = app
         .client

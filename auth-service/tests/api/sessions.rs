@@ -4,7 +4,9 @@ use testkit::{Backend, bearer, both_backends, register_and_login};
 use todo_grpc_proto::auth::v1 as pb;
 use tonic::Code;
 
-use crate::helpers::{assert_status, spawn_app, spawn_app_with};
+use common::time::Clock;
+
+use crate::helpers::{assert_status, spawn_app, spawn_app_on};
 
 fn refresh(token: &str) -> pb::RefreshRequest {
     pb::RefreshRequest {
@@ -224,15 +226,42 @@ async fn concurrent_refreshes_let_exactly_one_through(backend: Backend) {
 }
 
 async fn expired_refresh_tokens_are_refused(backend: Backend) {
-    let mut app = spawn_app_with(backend, |c| c.refresh_token_ttl = Duration::from_secs(1)).await;
+    let clock = Clock::manual();
+    let mut app = spawn_app_on(&clock, backend, |c| {
+        c.refresh_token_ttl = Duration::from_secs(3600)
+    })
+    .await;
     let pair = register_and_login(&mut app.client, "peggy", "peggy's password").await;
-    assert_eq!(pair.refresh_expires_in, 1);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(pair.refresh_expires_in, 3600);
+    clock.advance(Duration::from_secs(1800));
+    let later = app
+        .client
+        .login(pb::LoginRequest {
+            username: "peggy".into(),
+            password: "peggy's password".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // The first token's last second: still taken.
+    clock.advance(Duration::from_secs(1799));
+    let rotated = app
+        .client
+        .refresh(refresh(&pair.refresh_token))
+        .await
+        .expect("valid until its expiry")
+        .into_inner();
+    // The second login's token has 1 s left; the rotated one a fresh hour.
+    clock.advance(Duration::from_secs(1802));
     assert_status(
-        app.client.refresh(refresh(&pair.refresh_token)).await,
+        app.client.refresh(refresh(&later.refresh_token)).await,
         Code::Unauthenticated,
         "refresh token",
     );
+    app.client
+        .refresh(refresh(&rotated.refresh_token))
+        .await
+        .expect("a rotated token lives its own lifetime");
 }
 
 async fn expired_and_foreign_access_tokens_are_refused(backend: Backend) {
@@ -244,7 +273,7 @@ async fn expired_and_foreign_access_tokens_are_refused(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    let now = common::time::now_secs();
+    let now = common::time::Clock::system().now_secs();
     // The session the login opened: a token must name an open one (claim `sid`).
     let sid = testkit::jwt_claims(&pair.access_token)["sid"].clone();
     let claims = |exp: i64, iss: &str| {

@@ -29,8 +29,11 @@ fn labelled(text: &str) -> HashSet<(String, String)> {
 /// all counted as `unknown`, while served methods keep their names.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_name_only_served_methods() {
-    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", testkit::free_port()).parse().unwrap();
-    let mut app = spawn_pair_with(Backend::Sqlite, |c| c.server.metrics_addr = Some(metrics)).await;
+    let mut app = spawn_pair_with(Backend::Sqlite, |c| {
+        c.server.metrics_addr = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    let metrics = app.todo_server.metrics_addr.expect("METRICS_ADDR is on");
     let user = app.user("metered").await;
     app.create(&user, "counted").await;
     let addr = app.todo_server.addr;

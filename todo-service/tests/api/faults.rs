@@ -13,18 +13,18 @@ use tonic_health::pb::health_check_response::ServingStatus;
 both_backends!(acknowledged_writes_survive_sigkill);
 
 pub fn token() -> String {
-    let secret = common::token::JwtSecret::new(testkit::TEST_SECRET.as_bytes().to_vec()).unwrap();
-    let tokens = common::token::AccessTokens::new(
+    let secret = token::JwtSecret::new(testkit::TEST_SECRET.as_bytes().to_vec()).unwrap();
+    let tokens = token::AccessTokens::new(
         &secret,
         &[],
-        common::token::TokenSettings {
+        token::TokenSettings {
             issuer: "todo-grpc-auth".into(),
             audience: "todo-grpc".into(),
             access_ttl: Duration::from_secs(600),
         },
     );
     tokens
-        .issue(uuid::Uuid::new_v4(), "writer", uuid::Uuid::new_v4())
+        .issue(token::UserId::new(), "writer", token::SessionId::new())
         .unwrap()
         .token
 }

@@ -98,9 +98,8 @@ async fn mtls_refuses_clients_without_a_certificate() {
     let client_cert = pki.issue("client", Usage::Client);
     let db = TestDb::new(Backend::Sqlite).await;
     let with_cert = client_tls(&pki.ca, Some(&client_cert));
-    let health_port = testkit::free_port();
     let mut config = auth_tls_config(&db, &server, Some(&pki.ca));
-    config.server.tls.health_addr = Some(format!("127.0.0.1:{health_port}").parse().unwrap());
+    config.server.tls.health_addr = Some("127.0.0.1:0".parse().unwrap());
     let auth = testkit::spawn_auth_tls(config, &with_cert).await;
 
     // With a certificate from the client CA: gRPC and gRPC-Web work.
@@ -154,7 +153,7 @@ async fn mtls_refuses_clients_without_a_certificate() {
     }
 
     // The plaintext health port answers health, and nothing else.
-    let health_addr = format!("127.0.0.1:{health_port}").parse().unwrap();
+    let health_addr = auth.health_addr.expect("HEALTH_ADDR is on");
     testkit::wait_serving(health_addr, "").await;
     let mut plain = testkit::auth_client(health_addr).await;
     let status = plain

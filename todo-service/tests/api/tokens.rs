@@ -38,7 +38,7 @@ fn mint(header: serde_json::Value, claims: &serde_json::Value, key: &[u8]) -> St
 const SESSION: &str = "0190a5c4-1a2b-4c3d-8e4f-123456789abc";
 
 fn claims(sub: &str, exp_offset: i64, iss: &str, aud: &str) -> serde_json::Value {
-    let now = common::time::now_secs();
+    let now = common::time::Clock::system().now_secs();
     serde_json::json!({"sub": sub, "username": "ivan", "iss": iss, "aud": aud,
         "iat": now, "exp": now + exp_offset, "jti": "t", "sid": SESSION})
 }
@@ -161,7 +161,7 @@ async fn tokens_from_other_libraries_interoperate(backend: Backend) {
     // Signed by the `jwt` crate (not the jsonwebtoken crate the services use), no kid.
     let key: hmac::Hmac<sha2::Sha256> = hmac::Hmac::new_from_slice(testkit::TEST_SECRET.as_bytes()).unwrap();
     let mut claims = std::collections::BTreeMap::new();
-    let now = common::time::now_secs();
+    let now = common::time::Clock::system().now_secs();
     for (k, v) in [
         ("sub", serde_json::json!(judy.id)),
         ("username", serde_json::json!("judy")),
