@@ -152,8 +152,8 @@ impl AsyncWrite for Conn {
 
 /// The connections of `listener`: as tonic accepts them when `tls` is `None`, else
 /// after a TLS handshake. Handshakes run on tasks of their own (a slow client must not
-/// hold up the others), at most [`MAX_HANDSHAKES`] at once, each within
-/// [`HANDSHAKE_TIMEOUT`]; a failed one (no client certificate under mTLS, a client that
+/// hold up the others), at most `MAX_HANDSHAKES` at once, each within
+/// `HANDSHAKE_TIMEOUT`; a failed one (no client certificate under mTLS, a client that
 /// does not trust the certificate) is counted and dropped. When the stream is dropped
 /// (shutdown), the listener closes.
 pub fn incoming(

@@ -154,12 +154,14 @@ async fn forged_and_broken_tokens_are_refused(backend: Backend) {
 }
 
 async fn tokens_from_other_libraries_interoperate(backend: Backend) {
-    use jwt::SignWithKey;
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use hmac::Mac;
     let mut app = spawn_pair(backend).await;
     let judy = app.user("judy").await;
     let mine = app.create(&judy, "judy's").await;
-    // Signed by the `jwt` crate (not the jsonwebtoken crate the services use), no kid.
-    let key: hmac::Hmac<sha2::Sha256> = hmac::Hmac::new_from_slice(testkit::TEST_SECRET.as_bytes()).unwrap();
+    // Built by hand from RFC 7519 (not by the jsonwebtoken crate the services use), as
+    // another library writes it: no kid, header fields and claims sorted by name.
+    let mut key: hmac::Hmac<sha2::Sha256> = hmac::Hmac::new_from_slice(testkit::TEST_SECRET.as_bytes()).unwrap();
     let mut claims = std::collections::BTreeMap::new();
     let now = common::time::Clock::system().now_secs();
     for (k, v) in [
@@ -174,7 +176,12 @@ async fn tokens_from_other_libraries_interoperate(backend: Backend) {
     ] {
         claims.insert(k, v);
     }
-    let token = claims.sign_with_key(&key).unwrap();
+    let encode = |json: serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json).unwrap());
+    let header = encode(serde_json::json!({"typ": "JWT", "alg": "HS256"}));
+    let payload = encode(serde_json::to_value(&claims).unwrap());
+    key.update(format!("{header}.{payload}").as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(key.finalize().into_bytes());
+    let token = format!("{header}.{payload}.{signature}");
     let (todos, _) = app
         .list_all(
             &crate::helpers::User {
