@@ -36,6 +36,10 @@ pub enum AuthError {
     /// `RESOURCE_EXHAUSTED`: too many password hashes queued.
     #[error("server busy, retry later")]
     Overloaded,
+    /// `ABORTED`: a revocation-feed subscriber fell behind; its stream ends and it
+    /// resubscribes (a fresh snapshot rather than a gap).
+    #[error("revocation feed lagged; resubscribe")]
+    FeedLagged,
 }
 
 impl AuthError {
@@ -88,6 +92,7 @@ impl From<AuthError> for Status {
                 Status::unauthenticated(e.to_string())
             }
             AuthError::Overloaded => Status::resource_exhausted(e.to_string()),
+            AuthError::FeedLagged => Status::aborted(e.to_string()),
         }
     }
 }

@@ -148,7 +148,7 @@ impl RevocationFeed {
                         Ok(batch) => Ok(to_pb(&batch)),
                         // Fell behind: end the stream; the subscriber reconnects and
                         // gets a fresh snapshot rather than a gap.
-                        Err(broadcast::error::RecvError::Lagged(_)) => Err(Status::aborted("revocation feed lagged; resubscribe")),
+                        Err(broadcast::error::RecvError::Lagged(_)) => Err(AuthError::FeedLagged.into()),
                         Err(broadcast::error::RecvError::Closed) => return,
                     },
                     // The server is shutting down: end the stream; subscribers reconnect
