@@ -161,7 +161,8 @@ async fn tokens_from_other_libraries_interoperate(backend: Backend) {
     let mine = app.create(&judy, "judy's").await;
     // Built by hand from RFC 7519 (not by the jsonwebtoken crate the services use), as
     // another library writes it: no kid, header fields and claims sorted by name.
-    let mut key: hmac::Hmac<sha2::Sha256> = hmac::Hmac::new_from_slice(testkit::TEST_SECRET.as_bytes()).unwrap();
+    let mut key: hmac::Hmac<sha2::Sha256> =
+        hmac::Hmac::new_from_slice(testkit::TEST_SECRET.as_bytes()).unwrap();
     let mut claims = std::collections::BTreeMap::new();
     let now = common::time::Clock::system().now_secs();
     for (k, v) in [
