@@ -114,10 +114,14 @@ BINARIES = ("auth-service", "todo-service")
 # What docker-compose.yml must listen on inside the containers.
 EXPECTED_PORT = {"auth-service": 50051, "todo-service": 50052}
 # Read by the logging set-up rather than clap, so absent from --help: name -> default.
-READ_OUTSIDE_CLAP = {"RUST_LOG": "info", "LOG_FORMAT": None}
+READ_OUTSIDE_CLAP = {"RUST_LOG": "info", "LOG_FORMAT": None,
+                     # The OpenTelemetry set-up (common::trace); empty: off.
+                     "OTEL_EXPORTER_OTLP_ENDPOINT": None}
 # A secret's name has SECRET or PASSWORD in it; a lifetime of something password-related
 # (PASSWORD_RESET_TTL) is not one.
 SECRET_NAME = re.compile(r"^(?!.*_TTL$).*(SECRET|PASSWORD)")
+# Services behind a compose profile, off unless asked for.
+OPTIONAL_SERVICES = {"otel-collector"}
 # Secrets .env.example leaves empty that stay empty when run: no previous keys.
 EMPTY_IS_FINE = {"JWT_PREVIOUS_SECRETS"}
 
@@ -802,10 +806,21 @@ def check_services(report, project, ctx, prefix):
     """Every service of one variant of the project, and what the two of ours share."""
     services = project.services()
     ours = {n: service_binary(s) for n, s in services.items() if service_binary(s)}
-    report.check(set(services) == {"postgres", *BINARIES} and set(ours) == set(BINARIES),
+    # Optional services run only when asked for by profile (`--profile tracing`).
+    optional = {n: s for n, s in services.items() if s.get("profiles")}
+    report.check(set(services) - set(optional) == {"postgres", *BINARIES} and set(ours) == set(BINARIES),
                  f"{prefix}services: postgres, auth-service, todo-service (built from the Dockerfile)",
                  f"found {sorted(services)}, built {sorted(ours)}")
+    report.check(set(optional) <= OPTIONAL_SERVICES and not set(optional) & set(ours),
+                 f"{prefix}optional services ({', '.join(sorted(optional)) or 'none'}) are known and behind a profile",
+                 f"found {sorted(optional)}")
     for name, svc in services.items():
+        if name in optional:
+            # A distroless image (the collector) has no command to probe itself with;
+            # nothing of ours waits for it.
+            report.check(not any(name in (s.get("depends_on") or {}) for s in services.values()),
+                         f"{prefix}{name}: nothing depends on the optional service")
+            continue
         hc = svc.get("healthcheck") or {}
         test = hc.get("test")
         report.check(bool(test) and not hc.get("disable") and test not in (["NONE"], "NONE"),

@@ -55,7 +55,7 @@ fn random_secret() -> String {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let _logs = common::telemetry::init();
+    let _logs = common::telemetry::init("all-in-one");
     let args = Args::parse();
     if let Err(e) = std::fs::create_dir_all(&args.data_dir) {
         tracing::error!("cannot create {}: {e}", args.data_dir.display());

@@ -82,6 +82,7 @@ impl Store {
     /// Inserts a user and records `REGISTERED`, with the verification mail for its
     /// address when it has one; `UsernameTaken` if the case-folded name exists,
     /// `EmailTaken` if the address does.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn create_user(
         &self,
         user: &UserRecord,
@@ -130,6 +131,7 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, AuthError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE username_key = $1"
@@ -140,6 +142,7 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, AuthError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
@@ -152,6 +155,7 @@ impl Store {
 
     /// The user and whether the session is still open, for a signed-in call: `None` when
     /// the session (or its user) does not exist.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn session_user(&self, session_id: SessionId) -> Result<Option<(UserRecord, bool)>, AuthError> {
         let row = sqlx::query(
             "SELECT u.id, u.username, u.password_hash, u.create_time, u.email, u.email_verified_time, s.revoke_time \
@@ -169,6 +173,7 @@ impl Store {
 
     /// Starts a session (a refresh-token family) with its first refresh token, and records
     /// `LOGIN_SUCCEEDED`: both or neither.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn create_session(
         &self,
         user_id: UserId,
@@ -213,6 +218,7 @@ impl Store {
     /// or before `session_cutoff` has reached its maximum lifetime: its tokens are refused,
     /// and a new one expires at `expire_time` or at the session's end (its start plus
     /// `max_lifetime`), whichever is first.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn rotate(
         &self,
         old_hash: &str,
@@ -290,6 +296,7 @@ impl Store {
 
     /// Replaces a hash made with weaker parameters by `new_hash`, unless the password
     /// changed meanwhile (the stored hash is no longer `old_hash`). Sessions stay.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn upgrade_password_hash(
         &self,
         user_id: UserId,
@@ -307,6 +314,7 @@ impl Store {
 
     /// Ends the session a refresh token belongs to, and its access tokens. Unknown tokens
     /// are ignored.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn revoke_session_of(
         &self,
         token_hash: &str,
@@ -326,6 +334,7 @@ impl Store {
 
     /// Ends every open session of the user, and so every access token issued until now;
     /// `event` is recorded with it.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn revoke_all_sessions(
         &self,
         user_id: UserId,
@@ -344,6 +353,7 @@ impl Store {
     }
 
     /// Replaces the password hash and revokes every session, atomically.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn change_password(
         &self,
         user_id: UserId,

@@ -14,6 +14,7 @@
 //! - [`reflection`]: reflection v1 and v1alpha from one index, errors answered in the stream.
 //! - [`server`]: the gRPC server shell: gRPC-Web, CORS, health, reflection, graceful shutdown.
 //! - [`telemetry`]: `tracing` set-up.
+//! - [`trace`]: OpenTelemetry spans over OTLP when configured; `traceparent` in and out.
 //! - [`time`]: the clock and timestamp conversions used by storage.
 //! - [`tls`]: TLS and mTLS on the service port, certificate reloading, the TLS client between the services.
 //! - [`violation`]: a request field that broke a rule (domain code's refusal, no gRPC).
@@ -35,4 +36,5 @@ pub mod server;
 pub mod telemetry;
 pub mod time;
 pub mod tls;
+pub mod trace;
 pub mod violation;

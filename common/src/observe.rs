@@ -160,7 +160,11 @@ where
             user_id = tracing::field::Empty,
             code = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            otel.name = %path,
+            otel.kind = "server",
         );
+        crate::trace::continue_trace(request.headers(), &span);
         let start = Instant::now();
         let future = {
             let _entered = span.enter();

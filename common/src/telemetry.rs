@@ -8,20 +8,23 @@ use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::{net::TcpListener, task::JoinHandle};
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
-/// Keeps the log writer thread; dropping it writes out the lines still queued.
+/// Keeps the log writer thread and the trace exporter; dropping it writes out the lines
+/// and spans still queued.
 #[must_use = "hold it until the end of main, or the last log lines may be lost"]
 pub struct LogGuard {
     _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+    _traces: Option<crate::trace::Exporter>,
 }
 
 /// Installs the global subscriber; a second call (tests, the all-in-one binary) is a no-op.
 /// Lines go to stdout from a writer thread: a direct write cost the serving thread a
 /// system call per call (the per-call log line was ~20-40 µs of a 100 µs GetTodo,
 /// BENCHMARKS.md). The queue is not lossy: when it is full, callers wait as they would
-/// on a direct write, and no line is dropped.
-pub fn init() -> LogGuard {
+/// on a direct write, and no line is dropped. With an OTLP endpoint configured, spans
+/// are exported as `service` (`trace`); call it inside the Tokio runtime.
+pub fn init(service: &str) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     // Colour codes only for a person at a terminal, not in files and log collectors.
@@ -33,18 +36,29 @@ pub fn init() -> LogGuard {
         .buffered_lines_limit(8192)
         .thread_name("log-writer")
         .finish(std::io::stdout());
-    let builder = fmt()
-        .with_env_filter(filter)
+    let lines = fmt::layer()
         .with_target(false)
         .with_ansi(ansi)
         .with_writer(writer);
-    let installed = if json {
-        builder.json().try_init()
+    let lines = if json { lines.json().boxed() } else { lines.boxed() };
+    let (spans, traces) = if crate::trace::export_configured() {
+        match crate::trace::layer(service) {
+            Ok((layer, exporter)) => (Some(layer), Some(exporter)),
+            Err(e) => {
+                eprintln!("traces are not exported: {e}");
+                (None, None)
+            }
+        }
     } else {
-        builder.try_init()
+        (None, None)
     };
+    let installed = tracing_subscriber::registry()
+        .with(lines.with_filter(filter))
+        .with(spans)
+        .try_init();
     LogGuard {
         _writer: installed.is_ok().then_some(guard),
+        _traces: traces,
     }
 }
 

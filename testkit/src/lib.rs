@@ -14,6 +14,7 @@ mod grpc;
 pub mod h2;
 pub mod h2raw;
 pub mod mail;
+pub mod otlp;
 mod proxy;
 pub mod reflection;
 pub mod tls;
@@ -479,6 +480,24 @@ impl ChildService {
             .expect("kill");
         assert!(status.success());
     }
+}
+
+/// The path of one of the workspace's binaries (`auth-service`, `todo-service`), for a
+/// test of another crate: `cargo test --workspace` builds them into the directory above
+/// the test executable's (`target/debug/deps/..` -> `target/debug/`).
+pub fn workspace_binary(name: &str) -> String {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (it builds every binary)",
+        path.display()
+    );
+    path.display().to_string()
 }
 
 /// The address in a service's ready line (`... ready addr=127.0.0.1:1234 ...`, or the

@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 use todo_grpc_proto::auth::v1::{self as authpb, auth_service_client::AuthServiceClient};
 use token::{AccessTokens, AuthUser, SessionId, UserId};
 use tonic::{Code, Status, transport::Channel};
+use tracing::Instrument;
 
 use crate::{error::TodoError, store::Store};
 
@@ -293,11 +294,20 @@ impl Revocations {
             Some((_, valid)) => valid,
             None if recently_failed => return Err(TodoError::RevocationUnknown),
             None => {
+                // A client span, so the auth-service's span of this call is its child.
+                let span = tracing::info_span!(
+                    "VerifyToken",
+                    otel.name = "auth.v1.AuthService/VerifyToken",
+                    otel.kind = "client"
+                );
                 let mut request = tonic::Request::new(authpb::VerifyTokenRequest {
                     access_token: token.to_owned(),
                 });
                 request.set_timeout(FALLBACK_TIMEOUT);
-                let answer = tokio::time::timeout(FALLBACK_TIMEOUT, auth.verify_token(request)).await;
+                span.in_scope(|| common::trace::inject(&mut request));
+                let answer = tokio::time::timeout(FALLBACK_TIMEOUT, auth.verify_token(request))
+                    .instrument(span)
+                    .await;
                 let valid = match answer {
                     Ok(Ok(_)) => true,
                     Ok(Err(s)) if s.code() == Code::Unauthenticated => false,

@@ -60,6 +60,7 @@ impl Store {
     }
 
     /// Inserts a todo if the user's quota and creation rate allow it.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn create(
         &self,
         user_id: UserId,
@@ -144,6 +145,7 @@ impl Store {
         Ok(todo)
     }
 
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn get(&self, user_id: UserId, id: TodoId) -> Result<Option<TodoRecord>, TodoError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM todos WHERE id = $1 AND user_id = $2"
@@ -160,6 +162,7 @@ impl Store {
     /// the first one refused (so a page cut short by its byte budget is not read whole).
     /// Also says whether a row was refused, that is whether more follow.
     /// Keyset paging on (create_time, id): an index range scan, not an OFFSET.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn list_while(
         &self,
         user_id: UserId,
@@ -203,6 +206,7 @@ impl Store {
     }
 
     /// Applies `changes`; `None` when the caller has no such todo.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn update(
         &self,
         user_id: UserId,
@@ -227,6 +231,7 @@ impl Store {
     }
 
     /// Whether the caller had such a todo (now deleted, and its quota freed).
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn delete(&self, user_id: UserId, id: TodoId) -> Result<bool, TodoError> {
         let user = user_id.to_string();
         let mut tx = common::db::begin_write(&self.pool).await?;
@@ -250,6 +255,7 @@ impl Store {
 
     /// Deletes everything of a deleted account: its todos and its quota row. Deleting
     /// again finds nothing and changes nothing.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn delete_user(&self, user_id: UserId) -> Result<u64, TodoError> {
         let user = user_id.to_string();
         let mut tx = common::db::begin_write(&self.pool).await?;

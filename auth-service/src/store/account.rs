@@ -30,6 +30,7 @@ const LIVE: &str = "s.revoke_time IS NULL AND s.create_time > $3 \
 
 impl Store {
     /// The user's live sessions, newest first.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn live_sessions(
         &self,
         user_id: UserId,
@@ -66,6 +67,7 @@ impl Store {
 
     /// Ends the user's live session `session_id`; `false` when it is not the user's or
     /// not live (the same answer, so ids of others cannot be probed).
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn revoke_user_session(
         &self,
         user_id: UserId,
@@ -95,6 +97,7 @@ impl Store {
     /// ends every session for the feed and logs the deletion, so the todo-services delete
     /// the user's data; forgets the name's throttle counters; deletes every pending mail
     /// token and unsent mail. One transaction.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn delete_account(
         &self,
         user_id: UserId,

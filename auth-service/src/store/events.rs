@@ -50,6 +50,7 @@ pub(super) async fn insert_event(
 
 impl Store {
     /// Records an event that changes nothing else (a failed login).
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn record_event(&self, user_id: UserId, event: &Event<'_>, now: i64) -> Result<(), AuthError> {
         let mut conn = self.pool.acquire().await?;
         insert_event(&mut conn, &user_id.to_string(), event, now).await
@@ -57,6 +58,7 @@ impl Store {
 
     /// Records `event` unless one of its kind was recorded for the user since `since`:
     /// an attacker hammering a locked name adds one row a minute, not one a call.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn record_event_once_since(
         &self,
         user_id: UserId,
@@ -81,6 +83,7 @@ impl Store {
     }
 
     /// Up to `limit` of the user's events after `after`, newest first.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn list_events(
         &self,
         user_id: UserId,

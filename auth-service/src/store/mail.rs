@@ -150,6 +150,7 @@ async fn take_token(
 impl Store {
     /// Counts one mail against every key, outside any change (before one is made);
     /// `Some(window end)` when a key is over its limit.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn count_mail(
         &self,
         counts: &[MailCount],
@@ -164,6 +165,7 @@ impl Store {
 
     /// Sets the user's address, unverified, with its verification mail and `event`;
     /// `EmailTaken` when another account has it.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn change_email(
         &self,
         user_id: UserId,
@@ -197,6 +199,7 @@ impl Store {
     }
 
     /// Issues a new verification token (the old one stops working) and queues its mail.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn send_verification(
         &self,
         user_id: UserId,
@@ -212,6 +215,7 @@ impl Store {
 
     /// Uses a verification token: the address it was mailed to is verified, if it is
     /// still the account's. `false`: unknown, used, expired or for another address.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn verify_email(&self, hash: &str, now: i64, event: Event<'_>) -> Result<bool, AuthError> {
         let mut tx = common::db::begin_write(&self.pool).await?;
         let Some((user_id, email_key)) = take_token(&mut tx, hash, TokenPurpose::Verify, now).await? else {
@@ -243,6 +247,7 @@ impl Store {
     /// `make` builds the token and mail for the account's username and address.
     /// Answers whether a mail was queued.
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn request_password_reset(
         &self,
         email_key: &str,
@@ -304,6 +309,7 @@ impl Store {
 
     /// Whether a reset token is live (known, unused, unexpired), without using it: so a
     /// made-up token costs no password hash.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn reset_token_is_live(&self, hash: &str, now: i64) -> Result<bool, AuthError> {
         let row = sqlx::query(
             "SELECT 1 AS one FROM mail_tokens WHERE token_hash = $1 AND purpose = $2 AND expire_time > $3",
@@ -319,6 +325,7 @@ impl Store {
     /// Uses a reset token: sets `password_hash`, ends every session, lifts the name's
     /// lock-out, marks the address verified and records `event`, in one transaction.
     /// `false`: unknown, used, expired, or the address changed since it was mailed.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn reset_password(
         &self,
         hash: &str,

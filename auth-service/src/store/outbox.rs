@@ -25,6 +25,7 @@ const PENDING: &str = "sent_time IS NULL AND failed_time IS NULL";
 
 impl Store {
     /// Claims up to `limit` due mails for `me` until `claim_until`, oldest first.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn claim_due_mail(
         &self,
         me: &str,
@@ -70,6 +71,7 @@ impl Store {
     }
 
     /// The mail went out: it is marked sent and its body (which holds the link) wiped.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn mail_sent(&self, id: Uuid, me: &str, now: i64) -> Result<(), AuthError> {
         sqlx::query(
             "UPDATE mail_outbox SET sent_time = $1, body = '', claimed_by = NULL, claim_until = NULL \
@@ -85,6 +87,7 @@ impl Store {
 
     /// An attempt failed: the next one is at `next_attempt_time`, or with `give_up` none
     /// (the body is wiped then too).
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn mail_failed(
         &self,
         id: Uuid,

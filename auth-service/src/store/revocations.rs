@@ -46,6 +46,7 @@ fn revoked_from_row(row: &AnyRow) -> Result<RevokedSession, AuthError> {
 
 impl Store {
     /// The newest position in the revocation log (0 when it is empty).
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn last_revocation_seq(&self) -> Result<i64, AuthError> {
         let row = sqlx::query("SELECT last_seq FROM revocation_counter WHERE id = 1")
             .fetch_one(&self.pool)
@@ -56,6 +57,7 @@ impl Store {
     /// Up to `limit` revocations after position `seq`, in order. Positions become visible
     /// in commit order, so reading on from the last one seen misses nothing, however
     /// late a transaction commits.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn revocations_after(&self, seq: i64, limit: i64) -> Result<Vec<RevokedSession>, AuthError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {LOG_COLUMNS} FROM revocation_log WHERE seq > $1 ORDER BY seq LIMIT $2"
@@ -69,6 +71,7 @@ impl Store {
 
     /// The feed's snapshot, in order: sessions ended at or after `since` (micros), and
     /// accounts deleted at or after `deletions_since`.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn revocations_since(
         &self,
         since: i64,

@@ -42,6 +42,7 @@ impl Store {
     /// lock on PostgreSQL (and re-reads the committed row), and SQLite has one writer.
     /// Keys are always locked in the order given (the name before the address), so two
     /// calls cannot wait on each other.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn take_attempt(
         &self,
         budgets: &[Budget],
@@ -116,6 +117,7 @@ impl Store {
     /// A taken attempt had the right password. Unless a key was locked meanwhile, clears
     /// `cleared` (its failures and lock-outs) and gives the unit back to each of
     /// `returned`; answers `Some(locked_until)` when a key is locked (nothing changed then).
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn release_attempt(
         &self,
         cleared: &str,
@@ -143,6 +145,7 @@ impl Store {
 
     /// Gives a taken attempt back to each key: it was never evaluated (the hash queue was
     /// full), so it should not count as a failure.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn return_attempt(&self, keys: &[String]) -> Result<(), AuthError> {
         let mut tx = common::db::begin_write(&self.pool).await?;
         give_back(&mut tx, keys).await?;
@@ -152,6 +155,7 @@ impl Store {
 
     /// Counts one event for `key` in the current window (a new window when the last began
     /// at or before `window_cutoff`); answers the count and when the window began.
+    #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn count_event(
         &self,
         key: &str,

@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Mode::Shell => {
             // The services' logging too: one line per call at `info`, as they write it.
-            let _logs = common::telemetry::init();
+            let _logs = common::telemetry::init("echo");
             let (routes, _reporter) = common::server::base_routes(
                 todo_service::SERVICE_NAME,
                 todo_grpc_proto::FILE_DESCRIPTOR_SET,

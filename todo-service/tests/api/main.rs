@@ -15,3 +15,4 @@ mod replicas;
 mod revocation;
 mod tls;
 mod tokens;
+mod traces;
