@@ -51,7 +51,7 @@ function plainReason(field: string, reason: string): string {
   const words = reason
     .replace(/ after trimming$/, " (spaces at either end don't count)")
     .replace(/^is required$/, "is needed");
-  return `${label} ${words}${/[.!?)]$/.test(words) ? "" : "."}`;
+  return `${label} ${words}${/[.!?]$/.test(words) ? "" : "."}`;
 }
 
 export function capitalise(s: string): string {
