@@ -98,7 +98,8 @@ export function useTodoActions() {
   const update = useCallback(
     async (todo: Todo, patch: Partial<Pick<Todo, "title" | "description" | "completed">>, unsaved: string) => {
       const paths = Object.keys(patch);
-      await queryClient.cancelQueries({ queryKey: LIST_KEY });
+      // The change shows at once; a list read in flight would undo it, so it is dropped.
+      void queryClient.cancelQueries({ queryKey: LIST_KEY });
       const before = patchTodo(queryClient, todo.id, patch) ?? todo;
       try {
         const saved = await withRetries(

@@ -205,6 +205,11 @@ export class Session {
   }
 }
 
+/** True when `e` is (or wraps, as connect does for errors thrown in interceptors) a session end. */
+export function isSessionEnded(e: unknown): boolean {
+  return e instanceof SessionEndedError || (e instanceof ConnectError && e.cause instanceof SessionEndedError);
+}
+
 /** True when a call got no gRPC answer (network, CORS, refused connection). */
 export function isNoAnswer(e: unknown): boolean {
   return noAnswerFrom(e) !== null;

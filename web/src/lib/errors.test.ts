@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { describe as group, expect, it } from "vitest";
+import { expect, describe as group, it } from "vitest";
 import { BadRequestSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb";
 import { NetworkError, SessionEndedError } from "./api";
 import { describe, formatWait, retryAfterSeconds } from "./errors";
@@ -17,7 +17,13 @@ const throttled = (seconds: number) =>
   ]);
 
 const noAnswer = (service: "auth" | "todo") =>
-  new ConnectError("Failed to fetch", Code.Unknown, undefined, undefined, new NetworkError(service, new TypeError("Failed to fetch")));
+  new ConnectError(
+    "Failed to fetch",
+    Code.Unknown,
+    undefined,
+    undefined,
+    new NetworkError(service, new TypeError("Failed to fetch")),
+  );
 
 group("field errors", () => {
   it("name the field the person sees, not the request's path", () => {
@@ -79,7 +85,9 @@ group("service problems", () => {
     const u = describe(new ConnectError("cannot check token revocation; retry", Code.Unavailable), "todo");
     expect(u.message).toBe("The todo service is unavailable right now. Try again in a moment.");
     expect(u.retryable).toBe(true);
-    expect(describe(new ConnectError("", Code.DeadlineExceeded), "auth").message).toMatch(/^The sign-in service took too long/);
+    expect(describe(new ConnectError("", Code.DeadlineExceeded), "auth").message).toMatch(
+      /^The sign-in service took too long/,
+    );
   });
 });
 
@@ -119,5 +127,18 @@ group("other answers", () => {
     const err = new ConnectError("internal error", Code.Internal, { "x-request-id": "abc123" });
     const p = describe(err, "todo");
     expect(p.message).toBe("Something went wrong at the todo service. Try again. (Reference abc123)");
+  });
+});
+
+group("a session that ended inside a call", () => {
+  it("is recognised when connect wraps it", () => {
+    const wrapped = new ConnectError(
+      "Your session has ended.",
+      Code.Unknown,
+      undefined,
+      undefined,
+      new SessionEndedError(),
+    );
+    expect(describe(wrapped, "todo").sessionEnded).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb";
-import { noAnswerFrom, type ServiceName, SessionEndedError } from "./api";
+import { isSessionEnded, noAnswerFrom, type ServiceName } from "./api";
 
 /** What is known about reaching the services when a call got no answer. */
 export type Reach = "offline" | "other-answers" | "neither-answers" | "unknown";
@@ -88,7 +88,7 @@ export function formatWait(totalSeconds: number): string {
  */
 export function describe(e: unknown, service: ServiceName, reach: Reach = "unknown"): Problem {
   const base = { fields: {}, retryable: false };
-  if (e instanceof SessionEndedError) {
+  if (isSessionEnded(e)) {
     return {
       ...base,
       cause: "session-ended",

@@ -2,12 +2,12 @@
 // back-off with jitter, or the server's own RetryInfo delay when it gave one.
 
 import { Code, ConnectError } from "@connectrpc/connect";
-import { isNoAnswer, SessionEndedError } from "./api";
+import { isNoAnswer, isSessionEnded } from "./api";
 import { retryAfterSeconds } from "./errors";
 
 /** Failures that may pass by themselves: no answer, unavailable, too slow, busy. */
 export function isTransient(e: unknown): boolean {
-  if (e instanceof SessionEndedError) return false;
+  if (isSessionEnded(e)) return false;
   if (isNoAnswer(e)) return true;
   const err = ConnectError.from(e);
   switch (err.code) {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { charCount, descriptionProblem, emailProblem, newPasswordProblem, titleProblem, usernameProblem } from "./validate";
+import {
+  charCount,
+  descriptionProblem,
+  emailProblem,
+  newPasswordProblem,
+  titleProblem,
+  usernameProblem,
+} from "./validate";
 
 describe("input rules, as the services count", () => {
   it("counts characters, not UTF-16 units", () => {
