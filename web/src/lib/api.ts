@@ -83,6 +83,8 @@ export class Session {
       if (req.service.typeName === AuthService.typeName && PUBLIC_AUTH_METHODS.has(req.method.name)) {
         return next(req);
       }
+      // A caller that brings its own credentials (the reachability probe) is left alone.
+      if (req.header.has("authorization")) return next(req);
       if (this.accessToken === null || Date.now() >= this.expiresAt) await this.refreshOrEnd();
       const used = this.accessToken;
       req.header.set("authorization", `Bearer ${used ?? ""}`);
@@ -184,7 +186,9 @@ export class Session {
   async answers(service: ServiceName): Promise<boolean> {
     try {
       if (service === "auth") await this.auth.verifyToken({ accessToken: "" }, { timeoutMs: 5000 });
-      else await this.todo.getTodo({ id: "" }, { timeoutMs: 5000, headers: { authorization: "Bearer -" } });
+      // A made-up token: any answer (UNAUTHENTICATED) shows the service is up, and no
+      // refresh is attempted for it.
+      else await this.todo.getTodo({ id: "" }, { timeoutMs: 5000, headers: { authorization: "Bearer probe" } });
       return true;
     } catch (e) {
       return !isNoAnswer(e);
