@@ -15,7 +15,7 @@ import { useNotices } from "../app/notices";
 import { useTodoList } from "../app/todos";
 import { Field, FormError, ScreenHeading, useSecondsLeft } from "../app/ui";
 import { AuthService, type Session as AuthSession } from "../gen/auth/v1/auth_pb";
-import { describe, formatWait, type Problem } from "../lib/errors";
+import { formatWait, type Problem } from "../lib/errors";
 import { describeDevice, describeEvent, formatDateTime, isWarning } from "../lib/format";
 import { emailProblem, newPasswordProblem } from "../lib/validate";
 import { describeAuthFailure } from "./Auth";
@@ -321,17 +321,20 @@ function Sessions() {
       return;
     }
     setEnding(s.id);
+    let failed: string | null = null;
     try {
       await revoke.mutateAsync({ sessionId: s.id });
       announce(`Ended the session of ${describeDevice(s.userAgent)}.`);
     } catch (e) {
-      const p = describe(e, "auth");
-      if (!p.sessionEnded) setError(p.message);
+      const p = await describeAuthFailure(session, e);
+      if (p.sessionEnded) return;
+      failed = p.message;
+      setError(failed);
     } finally {
       setEnding(null);
     }
     await list.refetch();
-    focusById(error ? "sessions-error" : "sessions-heading");
+    focusById(failed ? "sessions-error" : "sessions-heading");
   };
 
   const sessions = list.data?.sessions ?? [];
@@ -368,7 +371,8 @@ function Sessions() {
                 {s.current ? "Log out on this device" : ending === s.id ? "Ending…" : "End session"}
                 {!s.current && (
                   <span className="visually-hidden">
-                    : {device}, logged in {when(s.createTime)}
+                    {" "}
+                    of {device}, logged in {when(s.createTime)}
                   </span>
                 )}
               </button>
