@@ -71,7 +71,10 @@ test("register with an email, confirm it from the mailed link; the link works on
 
     await page.goto(link);
     await atScreen(page, "We couldn't confirm your email address");
-    assert.match(await page.locator("main").textContent(), /This link has expired or was already used\. Ask for a new one\./);
+    assert.match(
+      await page.locator("main").textContent(),
+      /This link has expired or was already used\. Ask for a new one\./,
+    );
   } finally {
     await context.close();
   }
@@ -95,11 +98,15 @@ test("change the email address (password checked), resend the confirmation, conf
     await page.getByRole("button", { name: "Change email address" }).click();
     await page.locator("#email-done").waitFor();
     await assertFocus(page, "email-done", "focus on the result");
-    await eventually(async () => assert.match(await page.getByTestId("account-email").textContent(), /Not confirmed yet/));
+    await eventually(async () =>
+      assert.match(await page.getByTestId("account-email").textContent(), /Not confirmed yet/),
+    );
     await waitForMailLink(stack.mailDir, email, /Verify your email/);
 
     await page.getByRole("button", { name: "Send a new confirmation link" }).click();
-    await eventually(async () => assert.equal(await page.locator("#resend-status").textContent(), `We sent a new link to ${email}.`));
+    await eventually(async () =>
+      assert.equal(await page.locator("#resend-status").textContent(), `We sent a new link to ${email}.`),
+    );
     const newest = await waitForMailLink(stack.mailDir, email, /Verify your email/, { after: 1 });
     await page.goto(newest);
     await atScreen(page, "Email address confirmed");
@@ -197,7 +204,9 @@ test("change the password: this device stays logged in, the others are logged ou
     await b.page.reload();
     await atScreen(b.page, "Log in");
     await logIn(b.page, username, PASSWORD);
-    await eventually(async () => assert.equal(await b.page.locator("#login-error").textContent(), "Wrong username or password."));
+    await eventually(async () =>
+      assert.equal(await b.page.locator("#login-error").textContent(), "Wrong username or password."),
+    );
     await logIn(b.page, username, "an entirely new one");
     await signedInAs(b.page, username);
   } finally {
@@ -280,10 +289,15 @@ test("delete the account: the password first, then a clear confirmation", async 
     await page.getByRole("button", { name: "Continue to delete…" }).click();
     await page.getByRole("button", { name: "Delete my account for good" }).click();
     await atScreen(page, "Log in");
-    assert.equal(await page.locator("#auth-notice").textContent(), "Your account and everything in it has been deleted.");
+    assert.equal(
+      await page.locator("#auth-notice").textContent(),
+      "Your account and everything in it has been deleted.",
+    );
 
     await logIn(page, username);
-    await eventually(async () => assert.equal(await page.locator("#login-error").textContent(), "Wrong username or password."));
+    await eventually(async () =>
+      assert.equal(await page.locator("#login-error").textContent(), "Wrong username or password."),
+    );
     // The name is free again, and the new account starts empty.
     await register(page, username);
     assert.equal(await page.locator("li.empty").textContent(), "No todos yet. Add one above.");
@@ -300,14 +314,21 @@ test("a lock-out counts down from the server's RetryInfo, with the button disabl
     // counted like any other.
     for (let i = 0; i < 3; i++) {
       await logIn(page, username, `wrong ${i}`);
-      await eventually(async () => assert.equal(await page.locator("#login-error").textContent(), "Wrong username or password."));
+      await eventually(async () =>
+        assert.equal(await page.locator("#login-error").textContent(), "Wrong username or password."),
+      );
       await page.locator("#login-error").evaluate((el) => {
         el.textContent = "";
       });
     }
     await logIn(page, username, "wrong again");
     const button = page.getByRole("button", { name: "Log in" });
-    await eventually(async () => assert.match(await page.locator("#login-error").textContent(), /^Too many attempts\. Try again in \d seconds?\.$/));
+    await eventually(async () =>
+      assert.match(
+        await page.locator("#login-error").textContent(),
+        /^Too many attempts\. Try again in \d seconds?\.$/,
+      ),
+    );
     assert.equal(await button.getAttribute("aria-disabled"), "true");
     await assertFocus(page, "login-error", "focus on the lock-out message");
     const firstCount = Number((await page.locator("#login-error").textContent()).match(/in (\d+)/)[1]);
