@@ -85,14 +85,6 @@ export function App() {
     [auth, queryClient, notices, session],
   );
 
-  // Arriving at another screen: focus its heading (not on the first load).
-  const shownPath = useRef(place.path);
-  useEffect(() => {
-    if (shownPath.current === place.path) return;
-    shownPath.current = place.path;
-    focusMainHeading();
-  });
-
   const signedIn = auth.kind === "in";
   let screen: React.ReactNode;
   let redirect: string | null = null;
@@ -123,6 +115,21 @@ export function App() {
   useEffect(() => {
     if (redirect) navigate(redirect, { replace: true });
   }, [redirect]);
+
+  // Arriving at another screen: focus its heading. The first screen of a page load
+  // (after start-up and any redirect) leaves focus where the browser put it, so
+  // the skip link is the first stop.
+  const shownPath = useRef<string | null>(null);
+  useEffect(() => {
+    if (auth.kind === "starting" || redirect) return;
+    if (shownPath.current === null) {
+      shownPath.current = place.path;
+      return;
+    }
+    if (shownPath.current === place.path) return;
+    shownPath.current = place.path;
+    focusMainHeading();
+  });
 
   return (
     <AuthContext.Provider value={api}>
