@@ -143,7 +143,7 @@ export function NoticeList() {
             {n.unsaved.length > 0 && <> Not saved: {n.unsaved.join("; ")}.</>}
           </p>
           <div className="actions">
-            {(n.retryable || n.retries.length > 0) && (
+            {n.retryable && (
               <button type="button" onClick={() => retry(n.cause)}>
                 Try again
               </button>

@@ -10,6 +10,7 @@
 // - A delete is held back for `undoMs` so it can be undone, then sent.
 
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { callUnaryMethod } from "@connectrpc/connect-query";
 import { type QueryClient, useQuery } from "@tanstack/react-query";
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
@@ -115,6 +116,9 @@ export function useTodoActions() {
         return true;
       } catch (e) {
         revertTodo(queryClient, before, patch);
+        // Deleted elsewhere (another tab, another device): read the list again.
+        if (e instanceof ConnectError && e.code === Code.NotFound)
+          void queryClient.invalidateQueries({ queryKey: LIST_KEY });
         const retry = () => update(before, patch, unsaved);
         await notices.report(e, "todo", { unsaved, retry });
         return false;
@@ -140,7 +144,7 @@ export function useTodoActions() {
         config.retryBaseMs,
       ).catch((e) => {
         // Already gone is what was wanted.
-        if (e instanceof Error && "code" in e && (e as { code: number }).code === 5) return;
+        if (e instanceof ConnectError && e.code === Code.NotFound) return;
         throw e;
       }),
     [session, config.retryBaseMs],
@@ -260,8 +264,8 @@ export function DeletesProvider({ children }: { children: ReactNode }) {
     timers.current.delete(key);
   }, []);
 
-  // Leaving the page sends what is waiting (the calls use keepalive-free fetch; a
-  // delete cut short by the page closing simply leaves the todo in place).
+  // Leaving the page sends what is waiting; a delete cut short by the page closing
+  // leaves the todo in place (nothing is lost, it shows again next time).
   useEffect(() => {
     const flush = () => {
       for (const p of pendingRef.current) void commit(p.key);

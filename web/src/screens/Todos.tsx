@@ -215,8 +215,7 @@ function TodoList({ user }: { user: string }) {
     focusById("list-heading");
   };
 
-  const remove = (todo: Todo, index: number) => {
-    void index;
+  const remove = (todo: Todo) => {
     if (editing === todo.id) setEditing(null);
     deletes.schedule([todo], false);
     focusById(`undo-${todo.id}`);
@@ -298,7 +297,7 @@ function TodoList({ user }: { user: string }) {
                 : "Nothing done yet."}
           </li>
         )}
-        {rows.map((todo, i) => {
+        {rows.map((todo) => {
           const pendingDelete = pendingSingle.get(todo.id);
           if (pendingDelete) {
             return (
@@ -350,7 +349,7 @@ function TodoList({ user }: { user: string }) {
                 setEditing(todo.id);
                 focusById(`edit-title-${todo.id}`);
               }}
-              onDelete={() => remove(todo, i)}
+              onDelete={() => remove(todo)}
             />
           );
         })}
