@@ -40,6 +40,13 @@ async function check(page, label) {
     const passes = await assertAxeClean(page, `${label} (${colorScheme})`);
     assert.ok(passes > 10, `${label}: axe ran its rules (${passes} passed)`);
   }
+  // The only live regions are the two announcers (lists and forms are never live).
+  const live = await page.evaluate(() =>
+    [...document.querySelectorAll("[aria-live], [role=status], [role=alert], [role=log]")].map(
+      (el) => el.getAttribute("data-testid") ?? el.outerHTML.slice(0, 80),
+    ),
+  );
+  assert.deepEqual(live.sort(), ["announcer", "announcer-assertive"], `${label}: live regions`);
   await page.setViewportSize(VIEWPORTS.narrow);
   await assertNoHorizontalScroll(page, `${label} at 320 px`);
   await page.setViewportSize(VIEWPORTS.phone);
@@ -179,5 +186,55 @@ test("the account page, the delete confirmation, and the screen for services tha
     await check(other.page, "services not answering");
   } finally {
     await other.context.close();
+  }
+});
+
+/** Contrast of two computed CSS colours (rgb()/rgba() strings, alpha ignored). */
+function ratio(a, b) {
+  const lum = (c) => {
+    const [r, g, bl] = c
+      .match(/[\d.]+/g)
+      .slice(0, 3)
+      .map((v) => {
+        const x = Number(v) / 255;
+        return x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+test("as rendered: the selected filter under the pointer, and input borders, keep their contrast", async () => {
+  const { context, page } = await openPage(browser, stack.pageUrl);
+  try {
+    await register(page, uniqueName("hover"));
+    for (const colorScheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme });
+      const selected = page.locator('.filters a[aria-current="page"]');
+      await selected.hover();
+      await page.waitForTimeout(300);
+      const chip = await selected.evaluate((el) => ({
+        fg: getComputedStyle(el).color,
+        bg: getComputedStyle(el).backgroundColor,
+      }));
+      assert.ok(
+        ratio(chip.fg, chip.bg) >= 4.5,
+        `${colorScheme}: hovered selected filter ${JSON.stringify(chip)} is ${ratio(chip.fg, chip.bg).toFixed(2)}:1`,
+      );
+      const input = await page.locator("#new-title").evaluate((el) => ({
+        border: getComputedStyle(el).borderTopColor,
+        bg: getComputedStyle(el).backgroundColor,
+        around: getComputedStyle(el.closest(".card")).backgroundColor,
+      }));
+      for (const against of [input.bg, input.around]) {
+        assert.ok(
+          ratio(input.border, against) >= 3,
+          `${colorScheme}: input border ${JSON.stringify(input)} is ${ratio(input.border, against).toFixed(2)}:1`,
+        );
+      }
+    }
+  } finally {
+    await context.close();
   }
 });
