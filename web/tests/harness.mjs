@@ -1,22 +1,30 @@
-// Test harness: serves dist/ on a random port, starts the real services
-// (target/debug/all-in-one) on random ports with a temp data dir, and launches
+// Test harness: serves dist/ on a random port (index.html for every app route),
+// starts the real services on random ports with a temp data dir, and launches
 // Debian's Chromium through playwright-core. Everything listens on 127.0.0.1 and
 // every URL the browser uses is on localhost or 127.0.0.1.
+//
+// Two ways to run the services:
+// - `startStack()`: the all-in-one binary (both services in one process), as a
+//   developer runs them; mail lands in <data dir>/mail.
+// - `startStack({ split: true })`: auth-service and todo-service as two processes on
+//   one data dir, so a test can stop one (SIGTERM) and start it again on its port.
 
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   createReadStream,
   createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
-import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,7 +35,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const webDir = resolve(here, "..");
 export const artifactsDir = resolve(process.env.ARTIFACTS_DIR ?? join(webDir, "artifacts"));
 const distDir = resolve(process.env.DIST_DIR ?? join(webDir, "dist"));
-const serviceBin = resolve(process.env.ALL_IN_ONE_BIN ?? join(webDir, "..", "target", "debug", "all-in-one"));
+const allInOneBin = resolve(process.env.ALL_IN_ONE_BIN ?? join(webDir, "..", "target", "debug", "all-in-one"));
+// The single services default to the all-in-one's folder (target/debug after
+// `cargo build --workspace --bins`, as .ci/run does).
+const authBin = resolve(process.env.AUTH_SERVICE_BIN ?? join(dirname(allInOneBin), "auth-service"));
+const todoBin = resolve(process.env.TODO_SERVICE_BIN ?? join(dirname(allInOneBin), "todo-service"));
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 const types = {
@@ -43,8 +55,9 @@ const types = {
 
 /**
  * Serves dist/ on 127.0.0.1 at a random port, plus `/config.json` from `getConfig()`.
- * The same server is reachable as http://localhost:PORT (the allowed origin) and
- * http://127.0.0.1:PORT (another origin, not allowed).
+ * A path without a file extension is an app route: index.html. The server is
+ * reachable as http://localhost:PORT (the allowed origin) and http://127.0.0.1:PORT
+ * (another origin, not allowed).
  */
 async function startStaticServer(getConfig) {
   if (!existsSync(join(distDir, "index.html"))) {
@@ -58,7 +71,7 @@ async function startStaticServer(getConfig) {
       return;
     }
     let path = normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, "");
-    if (path.endsWith("/")) path += "index.html";
+    if (path.endsWith("/") || extname(path) === "") path = "/index.html";
     const file = join(distDir, path);
     if (!file.startsWith(distDir) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404, { "content-type": "text/plain" });
@@ -90,77 +103,35 @@ async function freePort() {
   return port;
 }
 
-/**
- * Starts all-in-one on random free ports (chosen here and passed explicitly, since
- * the todo-service is also told where the auth-service is); tries again with other
- * ports if one was taken in between. Resolves once both addresses are printed.
- */
-async function startServices(options) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startServicesOnce({ ...options, authPort: await freePort(), todoPort: await freePort() });
-    } catch (e) {
-      if (attempt >= 3 || !e.exitedEarly) throw e;
-    }
+/** Starts a binary with its output appended to `log`; killed if this process exits. */
+function run(bin, args, env, log) {
+  if (!existsSync(bin)) {
+    throw new Error(`${bin} is missing: run \`cargo build --workspace --bins\` first`);
   }
-}
-
-async function startServicesOnce({ allowedOrigins, accessTokenTtl, dataDir, logFile, authPort, todoPort }) {
-  if (!existsSync(serviceBin)) {
-    throw new Error(`${serviceBin} is missing: run \`cargo build -p all-in-one\` first`);
-  }
-  const child = spawn(
-    serviceBin,
-    ["--auth-addr", `127.0.0.1:${authPort}`, "--todo-addr", `127.0.0.1:${todoPort}`, "--data-dir", dataDir],
-    {
-      env: {
-        ...process.env,
-        CORS_ALLOWED_ORIGINS: allowedOrigins.join(","),
-        ACCESS_TOKEN_TTL: accessTokenTtl,
-        JWT_SECRET: randomBytes(48).toString("base64url"),
-        SHUTDOWN_GRACE: "1s",
-        NO_COLOR: "1",
-        RUST_LOG: process.env.RUST_LOG ?? "info",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  // Never leave the services running if this process ends without `stop()`.
+  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
   child.once("exit", () => process.off("exit", killOnExit));
-  const log = createWriteStream(logFile, { flags: "a" });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
+  return child;
+}
 
-  let out = "";
-  const addrs = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`all-in-one did not print its addresses in 60 s:\n${out}`)), 60_000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const auth = out.match(/auth-service\s+(\S+:\d+)/);
-      const todo = out.match(/todo-service\s+(\S+:\d+)/);
-      if (auth && todo) {
-        clearTimeout(timer);
-        ok({ auth: auth[1], todo: todo[1] });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      const err = new Error(`all-in-one exited with ${code} before it was ready; see ${logFile}`);
-      err.exitedEarly = true;
-      fail(err);
-    });
-  });
-  const port = (addr) => Number(addr.slice(addr.lastIndexOf(":") + 1));
-  return { child, log, authPort: port(addrs.auth), todoPort: port(addrs.todo) };
+async function stopChild(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((ok) => child.once("exit", ok));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Polls a real gRPC-Web call (health check) until it answers SERVING, or 30 s pass. */
-async function waitUntilServing(baseUrl) {
+export async function waitUntilServing(baseUrl, child) {
   const deadline = Date.now() + 30_000;
   let last;
   while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${baseUrl}: the service exited with ${child.exitCode}`);
     try {
       const r = await grpcWebCall(baseUrl, "/grpc.health.v1.Health/Check");
       // HealthCheckResponse.status = 1 (SERVING) encodes as 08 01.
@@ -176,61 +147,173 @@ async function waitUntilServing(baseUrl) {
 
 /**
  * Starts the page server and the services. `accessTokenTtl` is the services'
- * ACCESS_TOKEN_TTL. Only http://localhost:<page port> is an allowed origin.
+ * ACCESS_TOKEN_TTL; `config` goes into the page's config.json. Only
+ * http://localhost:<page port> is an allowed origin. Limits meant for the public
+ * (registrations and mails per address) are raised, since every test comes from
+ * 127.0.0.1; the login lock-out is made short (3 failures, 4 s) so it can be seen
+ * ending.
  */
-export async function startStack({ accessTokenTtl = "5s", pageSize = 5 } = {}) {
+export async function startStack({
+  accessTokenTtl = "5s",
+  config: pageConfig = {},
+  split = false,
+  name = "stack",
+} = {}) {
   mkdirSync(artifactsDir, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), "todo-grpc-web-test-"));
+  const mailDir = join(dataDir, "mail");
   let config = null;
   const page = await startStaticServer(() => config);
-  const pageUrl = `http://localhost:${page.port}/`;
-  const otherOriginUrl = `http://127.0.0.1:${page.port}/`;
-  const logFile = join(artifactsDir, "services.log");
+  const pageOrigin = `http://localhost:${page.port}`;
+  const logFile = join(artifactsDir, `services-${name}.log`);
   writeFileSync(logFile, "");
-  let services;
+  const log = createWriteStream(logFile, { flags: "a" });
+  const authPort = await freePort();
+  const todoPort = await freePort();
+  const env = {
+    CORS_ALLOWED_ORIGINS: pageOrigin,
+    ACCESS_TOKEN_TTL: accessTokenTtl,
+    JWT_SECRET: randomBytes(48).toString("base64url"),
+    SHUTDOWN_GRACE: "1s",
+    NO_COLOR: "1",
+    RUST_LOG: process.env.RUST_LOG ?? "info",
+    REGISTER_MAX_PER_ADDRESS: "10000",
+    EMAIL_MAX_PER_HOUR: "100",
+    EMAIL_MAX_PER_HOUR_PER_ADDRESS: "10000",
+    LOGIN_MAX_FAILURES: "3",
+    LOGIN_MAX_FAILURES_PER_ADDRESS: "1000",
+    LOGIN_LOCKOUT: "4s",
+    VERIFY_EMAIL_URL: `${pageOrigin}/verify-email?token={token}`,
+    RESET_PASSWORD_URL: `${pageOrigin}/reset-password?token={token}`,
+  };
+  const authDirect = `http://127.0.0.1:${authPort}`;
+  const todoDirect = `http://127.0.0.1:${todoPort}`;
+  const children = {};
+  const starters = split
+    ? {
+        auth: () =>
+          run(
+            authBin,
+            ["--listen-addr", `127.0.0.1:${authPort}`, "--database-url", `sqlite://${join(dataDir, "auth.db")}`],
+            { ...env, MAIL_OUTBOX_DIR: mailDir },
+            log,
+          ),
+        todo: () =>
+          run(
+            todoBin,
+            [
+              "--listen-addr",
+              `127.0.0.1:${todoPort}`,
+              "--database-url",
+              `sqlite://${join(dataDir, "todo.db")}`,
+              "--auth-service-url",
+              `http://127.0.0.1:${authPort}`,
+            ],
+            env,
+            log,
+          ),
+      }
+    : {
+        both: () =>
+          run(
+            allInOneBin,
+            ["--auth-addr", `127.0.0.1:${authPort}`, "--todo-addr", `127.0.0.1:${todoPort}`, "--data-dir", dataDir],
+            env,
+            log,
+          ),
+      };
+  const directOf = { auth: authDirect, todo: todoDirect };
   try {
-    services = await startServices({
-      allowedOrigins: [`http://localhost:${page.port}`],
-      accessTokenTtl,
-      dataDir,
-      logFile,
-    });
+    if (split) {
+      children.auth = starters.auth();
+      await waitUntilServing(authDirect, children.auth);
+      children.todo = starters.todo();
+      await waitUntilServing(todoDirect, children.todo);
+    } else {
+      children.both = starters.both();
+      await Promise.all([waitUntilServing(authDirect, children.both), waitUntilServing(todoDirect, children.both)]);
+    }
   } catch (e) {
+    for (const c of Object.values(children)) await stopChild(c);
     page.server.close();
     rmSync(dataDir, { recursive: true, force: true });
     throw e;
   }
-  const authUrl = `http://localhost:${services.authPort}`;
-  const todoUrl = `http://localhost:${services.todoPort}`;
-  config = { authUrl, todoUrl, pageSize };
-  // The harness itself calls 127.0.0.1 (Node may resolve localhost to ::1 first).
-  const authDirect = `http://127.0.0.1:${services.authPort}`;
-  const todoDirect = `http://127.0.0.1:${services.todoPort}`;
-  await Promise.all([waitUntilServing(authDirect), waitUntilServing(todoDirect)]);
+  const authUrl = `http://localhost:${authPort}`;
+  const todoUrl = `http://localhost:${todoPort}`;
+  // Small pages, quick retries and a short undo window keep the tests quick.
+  config = { authUrl, todoUrl, pageSize: 5, fetchPageSize: 4, undoMs: 2500, retryBaseMs: 200, ...pageConfig };
 
   return {
-    pageUrl,
-    otherOriginUrl,
-    pageOrigin: `http://localhost:${page.port}`,
+    pageUrl: `${pageOrigin}/`,
+    otherOriginUrl: `http://127.0.0.1:${page.port}/`,
+    pageOrigin,
     authUrl,
     todoUrl,
     authDirect,
     todoDirect,
+    dataDir,
+    mailDir,
+    /** Stops one service (split stacks only) with SIGTERM. */
+    async stopService(which) {
+      if (!split) throw new Error("stopService needs startStack({ split: true })");
+      await stopChild(children[which]);
+    },
+    /** Starts a stopped service again on its port and waits until it serves. */
+    async startService(which) {
+      if (!split) throw new Error("startService needs startStack({ split: true })");
+      children[which] = starters[which]();
+      await waitUntilServing(directOf[which], children[which]);
+    },
     async stop() {
       page.server.closeAllConnections?.();
       page.server.close();
-      const { child } = services;
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((ok) => child.once("exit", ok));
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      services.log.end();
+      for (const c of Object.values(children)) await stopChild(c);
+      log.end();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The mails in the folder, oldest first: { to, subject, body, link }. */
+export function readMails(mailDir) {
+  if (!existsSync(mailDir)) return [];
+  return readdirSync(mailDir)
+    .filter((f) => f.endsWith(".eml"))
+    .map((f) => {
+      const path = join(mailDir, f);
+      return { path, mtime: statSync(path).mtimeMs, raw: readFileSync(path, "utf8") };
+    })
+    .sort((a, b) => a.mtime - b.mtime)
+    .map(({ raw }) => {
+      const [head, ...rest] = raw.split(/\r?\n\r?\n/);
+      const headers = {};
+      for (const line of head.replace(/\r?\n[ \t]+/g, " ").split(/\r?\n/)) {
+        const at = line.indexOf(":");
+        if (at > 0) headers[line.slice(0, at).toLowerCase()] = line.slice(at + 1).trim();
+      }
+      let body = rest.join("\n\n");
+      if (/quoted-printable/i.test(headers["content-transfer-encoding"] ?? "")) {
+        body = body
+          .replace(/=\r?\n/g, "")
+          .replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(Number.parseInt(h, 16)));
+      } else if (/base64/i.test(headers["content-transfer-encoding"] ?? "")) {
+        body = Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
+      }
+      const link = body.match(/https?:\/\/\S+/)?.[0] ?? null;
+      return { to: headers.to ?? "", subject: headers.subject ?? "", body, link };
+    });
+}
+
+/** Waits for a mail to `address` whose subject matches, and returns its link. */
+export async function waitForMailLink(mailDir, address, subject, { after = 0, timeout = 15_000 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const mails = readMails(mailDir).filter((m) => m.to.includes(address) && subject.test(m.subject));
+    if (mails.length > after) return mails[mails.length - 1].link;
+    if (Date.now() > deadline) throw new Error(`no mail to ${address} matching ${subject} in ${mailDir}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Launches Debian's Chromium (never a downloaded browser) headless. */
