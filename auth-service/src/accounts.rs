@@ -25,11 +25,18 @@ const THROTTLED_EVENT_EVERY: Duration = Duration::from_secs(60);
 /// What a successful login or refresh hands out.
 #[derive(Debug)]
 pub struct Session {
+    /// The access token, signed for the session, and its lifetime.
     pub access: IssuedToken,
+    /// The new refresh token in clear: the only time it exists outside the client (the
+    /// database keeps its hash). Browsers get it as a cookie, others in the body.
     pub refresh: RefreshToken,
+    /// How long `refresh` is valid: the refresh lifetime, cut short so it never outlives
+    /// the session's maximum lifetime.
     pub refresh_expires_in: Duration,
 }
 
+/// The auth use cases over the store, the hasher, the tokens and the throttle: what
+/// every handler of [`crate::grpc::AuthGrpc`] and the authentication layer call.
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
@@ -47,7 +54,10 @@ pub struct Accounts {
 /// What the mail use cases need: the settings, and the sender to wake after a commit.
 #[derive(Clone)]
 pub struct Mailer {
+    /// Link templates, lifetimes and limits, to compose each mail.
     pub settings: MailSettings,
+    /// Notified after a commit that queued a mail, so the sender sends it now rather
+    /// than at its next poll.
     pub wake: Arc<tokio::sync::Notify>,
 }
 
@@ -55,6 +65,8 @@ pub struct Mailer {
 pub const DEFAULT_SESSION_MAX_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 
 impl Accounts {
+    /// The use cases without mail (see [`Self::with_mailer`]) and with the default
+    /// session lifetime; refresh tokens live `refresh_ttl` (`REFRESH_TOKEN_TTL`).
     pub fn new(
         store: Store,
         hasher: Hasher,
@@ -179,6 +191,9 @@ impl Accounts {
         }
     }
 
+    /// Creates an account, recording `REGISTERED`; with `email`, queues its verification
+    /// mail. Refused: `FAILED_PRECONDITION` for an email without a mail delivery,
+    /// throttled per client address, `ALREADY_EXISTS` for a taken name or address.
     pub async fn register(
         &self,
         username: Username,
@@ -382,7 +397,7 @@ impl Accounts {
     }
 
     /// Changes the password after re-checking the current one (throttled), and ends
-    /// every session of the user; `session` is the caller's, for the history.
+    /// every session of the user; `origin.session` is the caller's, for the history.
     pub async fn change_password(
         &self,
         user: &UserRecord,
@@ -408,6 +423,8 @@ impl Accounts {
         Ok(())
     }
 
+    /// Ends every session of the user, the caller's included, and so every access token
+    /// issued so far; records `LOGGED_OUT_ALL` against the caller's session.
     pub async fn logout_all(&self, user: &UserRecord, origin: &Origin) -> Result<(), AuthError> {
         let event = Event::new(EventKind::LoggedOutAll, &origin.client, Some(origin.session));
         let n = self
@@ -498,7 +515,11 @@ impl Accounts {
 /// records of it, and the caller's session.
 #[derive(Debug, Clone)]
 pub struct Origin {
+    /// The client's address (behind trusted proxies, the forwarded one), for the
+    /// throttle's per-address budget; `None` when the transport knows no peer.
     pub addr: Option<IpAddr>,
+    /// Address and user agent, as the security history records them.
     pub client: ClientInfo,
+    /// The session of the caller's access token (claim `sid`), recorded with the event.
     pub session: SessionId,
 }

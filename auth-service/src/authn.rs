@@ -30,11 +30,18 @@ const INTERNAL: &[&str] = &["WatchRevocations"];
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// A user with a valid token of an open session.
-    User { token: AuthUser, user: UserRecord },
+    User {
+        /// What the verified access token says (user, session, issue and expiry times).
+        token: AuthUser,
+        /// The account as stored now, read with the session check.
+        user: UserRecord,
+    },
     /// One of our services, by the name in its service token.
     Service(String),
 }
 
+/// The auth-service's [`Authenticate`]: public methods pass, internal ones need a service
+/// token, the rest a user's token of an open session (checked in the database).
 #[derive(Clone)]
 pub struct AuthServiceAuth {
     accounts: Accounts,
@@ -42,6 +49,8 @@ pub struct AuthServiceAuth {
 }
 
 impl AuthServiceAuth {
+    /// Checks user tokens through `accounts` (revocation included) and service tokens
+    /// with `tokens`.
     pub fn new(accounts: Accounts, tokens: Arc<AccessTokens>) -> Self {
         Self { accounts, tokens }
     }

@@ -15,10 +15,13 @@ pub struct Config {
     /// `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://auth.db")]
     pub database_url: String,
+    /// Token keys and claims (`JWT_*`), shared with the todo-service.
     #[command(flatten)]
     pub jwt: JwtArgs,
+    /// Pool, limits, CORS, TLS and metrics settings, shared with the todo-service.
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Mail delivery, link templates and mail limits.
     #[command(flatten)]
     pub mail: crate::mail::MailArgs,
     /// Access-token lifetime (`900`, `15m`).
@@ -79,6 +82,7 @@ pub struct Config {
 }
 
 impl Config {
+    /// The `LOGIN_*` and `REGISTER_*` settings, for [`crate::throttle::Throttle`].
     pub fn throttle(&self) -> crate::throttle::ThrottleSettings {
         crate::throttle::ThrottleSettings {
             max_failures: self.login_max_failures,

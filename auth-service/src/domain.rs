@@ -6,9 +6,13 @@ use sha2::{Digest, Sha256};
 
 pub use common::violation::Violation;
 
+/// Shortest username, in characters.
 pub const USERNAME_MIN: usize = 3;
+/// Longest username, in characters (all ASCII, so also bytes).
 pub const USERNAME_MAX: usize = 32;
+/// Shortest new password, in characters (NIST SP 800-63B's minimum).
 pub const PASSWORD_MIN: usize = 8;
+/// Longest password, new or given, in characters: bounds the work handed to argon2.
 pub const PASSWORD_MAX: usize = 128;
 
 /// 3 to 32 ASCII letters, digits, `_`, `.` or `-`. ASCII only, so that "the same name
@@ -18,6 +22,7 @@ pub const PASSWORD_MAX: usize = 128;
 pub struct Username(String);
 
 impl Username {
+    /// Checks length and characters; a refusal names `field` (the request field).
     pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
         let len = s.chars().count();
         if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
@@ -38,6 +43,7 @@ impl Username {
         Ok(Self(s.to_owned()))
     }
 
+    /// The name as the user wrote it, case kept: what is stored and shown.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -58,6 +64,7 @@ pub const EMAIL_MAX: usize = 254;
 pub struct Email(String);
 
 impl Email {
+    /// Checks the shape (see the type); a refusal names `field` (the request field).
     pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
         if s.is_empty() {
             return Err(Violation::new(field, "is required"));
@@ -84,6 +91,7 @@ impl Email {
         Ok(Self(s.to_owned()))
     }
 
+    /// The address as the user wrote it, case kept: what mails are sent to.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -145,6 +153,7 @@ impl Password {
         Ok(Self(SecretString::from(s)))
     }
 
+    /// The password in clear, for the hasher (and to compare a new one with the current).
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
@@ -173,6 +182,7 @@ const REFRESH_TOKEN_LEN: usize = 43;
 pub struct RefreshToken(SecretString);
 
 impl RefreshToken {
+    /// A fresh random token (also the form of mailed verification and reset tokens).
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
         // ThreadRng: a CSPRNG seeded and reseeded from the operating system.
@@ -187,6 +197,7 @@ impl RefreshToken {
         ok.then(|| Self(SecretString::from(s.to_owned())))
     }
 
+    /// The token in clear, to hand to the client (in the body, a cookie or a mailed link).
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }

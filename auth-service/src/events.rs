@@ -36,19 +36,33 @@ impl ClientInfo {
 /// What an event records. The names are the contract's (and the stored text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
+    /// The account was created.
     Registered,
+    /// A login with the right password started a session (the event's session).
     LoginSucceeded,
     /// A wrong password for this account.
     LoginFailed,
+    /// A password check refused by the throttle (recorded at most once a minute).
     LoginThrottled,
+    /// A session ended by `Logout` with its refresh token.
     LoggedOut,
+    /// Every session ended by `LogoutAll`.
     LoggedOutAll,
+    /// One session ended by its user (`RevokeSession`).
     SessionRevoked,
+    /// An already-rotated refresh token was presented again: its session was ended,
+    /// since one of its two holders is not the user.
     RefreshReuseDetected,
+    /// The password was changed by its user; every session ended.
     PasswordChanged,
+    /// A reset link for this account was asked for and queued (none is recorded when a
+    /// mail limit refused it).
     PasswordResetRequested,
+    /// The password was set with a mailed reset link; every session ended.
     PasswordReset,
+    /// The email address was changed; the new one awaits verification.
     EmailChanged,
+    /// The address was verified through its mailed link.
     EmailVerified,
 }
 
@@ -69,6 +83,7 @@ const KINDS: [(EventKind, &str); 13] = [
 ];
 
 impl EventKind {
+    /// The contract's name (`LOGIN_FAILED`), as stored in `security_events.kind`.
     pub fn as_str(self) -> &'static str {
         KINDS
             .iter()
@@ -76,6 +91,7 @@ impl EventKind {
             .map_or("UNKNOWN", |(_, name)| name)
     }
 
+    /// The kind a stored name means; `None` for a name this version does not know.
     pub fn parse(name: &str) -> Option<Self> {
         KINDS.iter().find(|(_, n)| *n == name).map(|(kind, _)| *kind)
     }
@@ -84,13 +100,16 @@ impl EventKind {
 /// An event to record beside a change, in its transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
+    /// What happened.
     pub kind: EventKind,
+    /// Where the call that caused it came from.
     pub client: &'a ClientInfo,
     /// The session concerned; `None` where a change ends exactly one session: that one.
     pub session_id: Option<SessionId>,
 }
 
 impl<'a> Event<'a> {
+    /// An event of `kind` from `client`, about `session_id` (see the field).
     pub fn new(kind: EventKind, client: &'a ClientInfo, session_id: Option<SessionId>) -> Self {
         Self {
             kind,

@@ -39,6 +39,8 @@ pub struct AuthGrpc {
 }
 
 impl AuthGrpc {
+    /// The handlers over `accounts`, serving `WatchRevocations` from `revocations`; no
+    /// proxy trusted until [`Self::with_trusted_proxies`].
     pub fn new(accounts: Accounts, revocations: Arc<RevocationFeed>) -> Self {
         Self {
             accounts,

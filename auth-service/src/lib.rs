@@ -16,6 +16,8 @@
 //! - [`store`]: every SQL statement.
 //! - [`error`]: the error enum and its mapping to gRPC status codes.
 
+#![warn(missing_docs)]
+
 pub mod accounts;
 pub mod authn;
 pub mod config;

@@ -31,8 +31,11 @@ use crate::{domain::Password, error::AuthError};
 /// argon2id parameters: OWASP's minimum (m = 19 MiB, t = 2, p = 1) by default.
 #[derive(Debug, Clone, Copy)]
 pub struct HashParams {
+    /// Memory per hash in KiB (`ARGON2_MEMORY_KIB`): the main cost an attacker pays.
     pub memory_kib: u32,
+    /// Passes over the memory (`ARGON2_ITERATIONS`).
     pub iterations: u32,
+    /// Lanes; the service uses 1, one hash per worker thread.
     pub parallelism: u32,
 }
 
@@ -61,6 +64,8 @@ pub struct Hasher {
 }
 
 impl Hasher {
+    /// `max_concurrent` hashing threads (at least 1), `max_queue` calls waiting at most
+    /// `queue_timeout` for one. Fails when argon2 refuses `params`, which stops start-up.
     pub fn new(
         params: HashParams,
         max_concurrent: usize,
@@ -170,6 +175,8 @@ impl Hasher {
 /// What checking a password found.
 #[derive(Debug)]
 pub struct Verified {
+    /// The password is right. Always false for an unknown user, checked against the
+    /// dummy hash so that it takes the same time.
     pub matched: bool,
     /// A new PHC string with the configured parameters, when the stored one was weaker.
     pub rehashed: Option<String>,

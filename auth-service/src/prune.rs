@@ -31,6 +31,7 @@ pub struct PruneSettings {
     pub token_horizon: Duration,
     /// How long security events are kept (`SECURITY_EVENT_RETENTION`).
     pub event_retention: Duration,
+    /// Rows one DELETE takes at most ([`BATCH`]; tests make it small); below 1 counts as 1.
     pub batch: i64,
 }
 
@@ -38,8 +39,12 @@ pub struct PruneSettings {
 /// rows; `params` are bound as `$2`, `$3`, ... (instants in micros).
 #[derive(Debug, Clone)]
 pub struct PruneStep {
+    /// The table it deletes from, as the log line and [`prune_once`]'s answer name it.
     pub name: &'static str,
+    /// The DELETE statement, run until it deletes less than a batch.
     pub sql: &'static str,
+    /// Cut-offs bound after the batch size, as `$2`, `$3`, ...: microseconds since the
+    /// epoch.
     pub params: Vec<i64>,
 }
 

@@ -36,6 +36,8 @@ const READ_LIMIT: i64 = 1000;
 
 type Batch = Arc<Vec<RevokedSession>>;
 
+/// The process's one poller of the revocation log and its subscribers: what
+/// `WatchRevocations` streams from. Made by [`RevocationFeed::start`].
 pub struct RevocationFeed {
     store: Store,
     /// True once the server drains: open streams end so shutdown is not held up.

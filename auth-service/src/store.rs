@@ -31,11 +31,18 @@ use crate::{
 /// A stored user.
 #[derive(Debug, Clone)]
 pub struct UserRecord {
+    /// The user's id (a UUIDv7, so ids sort by registration): the tokens' `sub`.
     pub id: UserId,
+    /// The name as registered, case kept (uniqueness is on its lower-cased key).
     pub username: String,
+    /// The argon2id PHC string; never leaves the service.
     pub password_hash: String,
+    /// Registration time, microseconds since the epoch.
     pub create_time: i64,
+    /// The address as the user wrote it; `None` when the account has none.
     pub email: Option<String>,
+    /// Whether `email` was confirmed through its verification link (a password reset
+    /// by mail confirms it too); false again after a change of address.
     pub email_verified: bool,
 }
 
@@ -44,8 +51,11 @@ pub struct UserRecord {
 pub enum Rotation {
     /// The token was current: it is now used, and `new` replaces it in the same session.
     Rotated {
+        /// The session's user, for the new access token's `sub`.
         user_id: UserId,
+        /// The user's name as stored now, for the new access token.
         username: String,
+        /// The session, unchanged by rotation: the new access token's `sid`.
         session_id: SessionId,
         /// When the new token expires (micros).
         expire_time: i64,
@@ -56,6 +66,9 @@ pub enum Rotation {
     Invalid,
 }
 
+/// Every statement of the auth-service, over one pool; cheap to clone (the pool is
+/// shared). The use cases, the throttle, the revocation feed and the mail sender each
+/// hold one.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -75,6 +88,7 @@ fn user_from_row(row: &AnyRow) -> Result<UserRecord, AuthError> {
 const USER_COLUMNS: &str = "id, username, password_hash, create_time, email, email_verified_time";
 
 impl Store {
+    /// The statements over `pool`, already migrated by [`common::db::connect`].
     pub fn new(pool: AnyPool) -> Self {
         Self { pool }
     }
@@ -131,6 +145,8 @@ impl Store {
         Ok(())
     }
 
+    /// The user whose lower-cased name ([`crate::domain::Username::key`]) is
+    /// `username_key`; `None` when there is none (login answers that like a wrong password).
     #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, AuthError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -142,6 +158,7 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// The user with this id; `None` when there is none (deleted, or never existed).
     #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, AuthError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(

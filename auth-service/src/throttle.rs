@@ -25,13 +25,22 @@ use crate::{
 /// The figures, all configurable.
 #[derive(Debug, Clone)]
 pub struct ThrottleSettings {
+    /// Password attempts per username in a window (`LOGIN_MAX_FAILURES`); a right
+    /// password gives them back.
     pub max_failures: u32,
+    /// Password attempts per client address bucket in a window
+    /// (`LOGIN_MAX_FAILURES_PER_ADDRESS`), over all names tried from it.
     pub max_failures_per_address: u32,
+    /// The window both attempt budgets are counted in (`LOGIN_FAILURE_WINDOW`).
     pub window: Duration,
     /// The first lock-out; each further one doubles it, up to `max_lockout`.
     pub lockout: Duration,
+    /// The longest lock-out, however many came before (`LOGIN_LOCKOUT_MAX`).
     pub max_lockout: Duration,
+    /// Registrations per client address bucket in a registration window
+    /// (`REGISTER_MAX_PER_ADDRESS`).
     pub max_registrations_per_address: u32,
+    /// The window registrations are counted in (`REGISTER_WINDOW`).
     pub registration_window: Duration,
 }
 
@@ -56,6 +65,8 @@ pub struct TakenAttempt {
     addr: Option<String>,
 }
 
+/// The password-attempt and registration limits, counted in the database (see the
+/// module doc); [`crate::accounts::Accounts`] asks it before every hash.
 #[derive(Clone)]
 pub struct Throttle {
     store: Store,

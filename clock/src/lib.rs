@@ -6,6 +6,8 @@
 //! Only wall-clock instants go through here. Durations the process measures for itself
 //! (timeouts, back-off, how long ago the revocation feed spoke) use `Instant`.
 
+#![warn(missing_docs)]
+
 use std::{
     sync::{
         Arc,

@@ -21,10 +21,13 @@ use tower::Service;
 /// Why the `authorization` header was refused. The messages are what callers see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum BearerError {
+    /// No `authorization` header, or `Bearer` with nothing after it.
     #[error("missing bearer token")]
     Missing,
+    /// The header is not visible ASCII, or has no space between scheme and token.
     #[error("malformed authorization header")]
     Malformed,
+    /// A scheme other than `Bearer` (such as `Basic`).
     #[error("authorization scheme must be Bearer")]
     NotBearer,
 }
@@ -67,6 +70,8 @@ pub struct Authenticated<S, A> {
 }
 
 impl<S, A> Authenticated<S, A> {
+    /// `inner` (a generated `…Server`), each call first asked of `auth`; the startups of
+    /// both services wrap their service in it.
     pub fn new(inner: S, auth: A) -> Self {
         Self { inner, auth }
     }

@@ -35,15 +35,18 @@ pub fn parse_net(s: &str) -> Result<IpNet, String> {
 pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
+    /// The proxies in `nets` (`TRUSTED_PROXIES`, each entry read by [`parse_net`]).
     pub fn new(nets: Vec<IpNet>) -> Self {
         Self(nets)
     }
 
-    pub fn contains(&self, addr: &IpAddr) -> bool {
+    /// Whether `addr` (IPv4-mapped IPv6 taken as IPv4) is one of the trusted proxies.
+    pub(crate) fn contains(&self, addr: &IpAddr) -> bool {
         let addr = addr.to_canonical();
         self.0.iter().any(|net| net.contains(&addr))
     }
 
+    /// Whether no proxy is trusted, so forwarding headers are never read.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -45,17 +45,34 @@ impl std::fmt::Debug for JwtArgs {
 /// A configuration problem that stops start-up. Messages never contain secret values.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// Neither `JWT_SECRET` nor `JWT_SECRET_FILE` is set (or the former is empty).
     #[error(
         "no JWT secret: set JWT_SECRET or JWT_SECRET_FILE to at least 32 random bytes \
          (for example: openssl rand -base64 48)"
     )]
     MissingSecret,
+    /// The signing secret (from `JWT_SECRET` or its file) is under 32 bytes.
     #[error("JWT_SECRET is too short: {0} (for example: openssl rand -base64 48)")]
     ShortSecret(SecretTooShort),
+    /// One of `JWT_PREVIOUS_SECRETS` is under 32 bytes.
     #[error("JWT_PREVIOUS_SECRETS entry {index} is too short: {source}")]
-    ShortPreviousSecret { index: usize, source: SecretTooShort },
+    ShortPreviousSecret {
+        /// Position of the entry in the list, from 0, empty entries skipped (never
+        /// the secret itself).
+        index: usize,
+        /// How short it is.
+        source: SecretTooShort,
+    },
+    /// `JWT_SECRET_FILE` cannot be read.
     #[error("cannot read JWT_SECRET_FILE {path}: {source}")]
-    SecretFile { path: PathBuf, source: std::io::Error },
+    SecretFile {
+        /// The file as configured.
+        path: PathBuf,
+        /// Why reading it failed.
+        source: std::io::Error,
+    },
+    /// Any other unusable setting; the message names the setting (such as a bad
+    /// `CORS_ALLOWED_ORIGINS` entry).
     #[error("{0}")]
     Invalid(String),
 }
@@ -156,6 +173,7 @@ pub struct ServerArgs {
     /// How long shutdown waits for in-flight calls.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// TLS on the service port and the plaintext health port (`TLS_*`, `HEALTH_ADDR`).
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
     /// The wall clock of every timed rule; the system's, except in tests.
@@ -164,6 +182,8 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// The `DATABASE_MAX_CONNECTIONS` and `DATABASE_ACQUIRE_TIMEOUT` settings, for
+    /// [`crate::db::connect`].
     pub fn pool_settings(&self) -> crate::db::PoolSettings {
         crate::db::PoolSettings {
             max_connections: self.database_max_connections,

@@ -16,7 +16,11 @@ pub use sqlx::AnyPool as Pool;
 /// Pool sizing and waiting.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
+    /// Largest pool (`DATABASE_MAX_CONNECTIONS`); 0 counts as 1, and an in-memory
+    /// SQLite database always gets exactly one.
     pub max_connections: u32,
+    /// How long a query waits for a free connection (`DATABASE_ACQUIRE_TIMEOUT`) before
+    /// failing, which callers answer with `UNAVAILABLE`.
     pub acquire_timeout: Duration,
 }
 

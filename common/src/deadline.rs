@@ -22,6 +22,8 @@ use tower::{Layer, Service};
 /// How much earlier than tonic's own timer this one fires.
 const MARGIN: Duration = Duration::from_millis(1);
 
+/// Wraps a service in [`Deadline`]; one layer of the server shell
+/// ([`crate::server::serve_incoming`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DeadlineLayer;
 
@@ -32,6 +34,8 @@ impl<S> Layer<S> for DeadlineLayer {
     }
 }
 
+/// `inner`, answered with `DEADLINE_EXCEEDED` once the caller's `grpc-timeout` (less a
+/// millisecond) runs out; calls without one are not timed.
 #[derive(Debug, Clone)]
 pub struct Deadline<S> {
     inner: S,

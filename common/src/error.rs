@@ -24,7 +24,12 @@ pub enum CommonError {
     Unauthenticated(String),
     /// `RESOURCE_EXHAUSTED` with a `RetryInfo`: the caller should wait `retry_after`.
     #[error("{message}")]
-    RetryLater { message: String, retry_after: Duration },
+    RetryLater {
+        /// What the caller is told (the status message), such as which limit it hit.
+        message: String,
+        /// How long until a retry can succeed, sent as `RetryInfo.retry_delay`.
+        retry_after: Duration,
+    },
     /// `UNAVAILABLE` when the database cannot be reached or is busy (a retry may
     /// succeed), `INTERNAL` otherwise. The detail is logged, never returned.
     #[error("database: {0}")]

@@ -17,6 +17,8 @@ const WHAT_THIS_PORT_SPEAKS: &str = "This port speaks gRPC over HTTP/2 (cleartex
      (content-type application/grpc-web, application/grpc-web+proto or application/grpc-web-text); \
      use a gRPC or gRPC-Web client.\n";
 
+/// Wraps a service in [`Http1Guard`]; the server shell ([`crate::server::serve_incoming`])
+/// puts it outside gRPC-Web, which would otherwise answer a plain HTTP/1.1 request first.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Http1GuardLayer;
 
@@ -27,6 +29,8 @@ impl<S> Layer<S> for Http1GuardLayer {
     }
 }
 
+/// `inner` for HTTP/2 and gRPC-Web requests; any other HTTP/1.x request gets a 415 with
+/// a line saying what the port speaks, and never reaches `inner`.
 #[derive(Debug, Clone)]
 pub struct Http1Guard<S> {
     inner: S,

@@ -21,6 +21,8 @@
 //!
 //! Token rules live in the `token` crate, the clock in `clock`: neither needs a server.
 
+#![warn(missing_docs)]
+
 pub mod bearer;
 pub mod client_addr;
 pub mod compression;

@@ -26,19 +26,28 @@ const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 /// Why a service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// A shared setting is missing or unusable (the JWT secrets, CORS origins).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A listener (service, metrics or health port) could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address as configured (port 0 allowed).
         addr: SocketAddr,
+        /// Why binding failed, such as the address being in use.
         source: std::io::Error,
     },
+    /// The reflection service could not be built from the descriptor sets.
     #[error("reflection: {0}")]
     Reflection(#[from] ReflectionError),
+    /// A certificate, key or CA file is missing, unreadable, expired or mismatched.
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// Anything else, already worded for the operator (mail settings, the password
+    /// hasher's bounds, the metrics recorder, the auth-service URL, descriptor sets).
     #[error("{0}")]
     Other(String),
 }
@@ -426,6 +435,8 @@ pub const HTTP2_MAX_LOCAL_RESETS: usize = 256;
 /// reading cannot answer (the ping waits behind the responses it does not read), so
 /// the memory those responses hold is released within about the sum of the two.
 pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long the answer to a keep-alive ping ([`HTTP2_KEEPALIVE_INTERVAL`]) may take
+/// before the connection is closed.
 pub const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `routes` on `listener` (plaintext) until `shutdown` completes, then lets

@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 pub struct Frame {
     /// The frame's compressed flag.
     pub compressed: bool,
+    /// The message bytes after the 5-byte prefix, still compressed if `compressed`.
     pub payload: Bytes,
 }
 
@@ -33,10 +34,15 @@ impl Frame {
     }
 }
 
+/// A whole response as it came over the wire, for [`unary`]'s caller to inspect.
 #[derive(Debug)]
 pub struct RawResponse {
+    /// The response headers (`grpc-encoding`, `x-request-id`; `grpc-status` too when
+    /// trailers-only).
     pub headers: HeaderMap,
+    /// The length-prefixed messages of the body, in order.
     pub frames: Vec<Frame>,
+    /// The trailers (`grpc-status`, `grpc-message`); empty for a trailers-only response.
     pub trailers: HeaderMap,
 }
 

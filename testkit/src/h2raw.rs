@@ -9,20 +9,33 @@ use tokio::{
     net::TcpStream,
 };
 
+/// Frame type DATA (RFC 9113 §6.1): a request or response body.
 pub const DATA: u8 = 0x0;
+/// Frame type HEADERS (§6.2): opens a stream.
 pub const HEADERS: u8 = 0x1;
+/// Frame type RST_STREAM (§6.4): ends one stream, with an error code.
 pub const RST_STREAM: u8 = 0x3;
+/// Frame type SETTINGS (§6.5): each side's limits, acknowledged with [`ACK`].
 pub const SETTINGS: u8 = 0x4;
+/// Frame type PING (§6.7): a liveness probe (the server's keep-alive), answered with [`ACK`].
 pub const PING: u8 = 0x6;
+/// Frame type GOAWAY (§6.8): the server is closing the connection, with an error code.
 pub const GOAWAY: u8 = 0x7;
 
+/// Flag on DATA or HEADERS: the sender's last frame on the stream.
 pub const END_STREAM: u8 = 0x1;
+/// Flag on SETTINGS or PING: an acknowledgement (same bit as [`END_STREAM`]).
 pub const ACK: u8 = 0x1;
+/// Flag on HEADERS: the header block is complete (no CONTINUATION follows).
 pub const END_HEADERS: u8 = 0x4;
 
+/// SETTINGS id of the HPACK table size (§6.5.2).
 pub const SETTINGS_HEADER_TABLE_SIZE: u16 = 0x1;
+/// SETTINGS id of the streams one connection may have open at once.
 pub const SETTINGS_MAX_CONCURRENT_STREAMS: u16 = 0x3;
+/// SETTINGS id of a stream's initial receive window.
 pub const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
+/// SETTINGS id of the largest header list accepted.
 pub const SETTINGS_MAX_HEADER_LIST_SIZE: u16 = 0x6;
 
 /// The RST_STREAM error code for a stream the server would not open.
@@ -31,9 +44,13 @@ pub const REFUSED_STREAM: u32 = 0x7;
 /// One frame as read.
 #[derive(Debug)]
 pub struct Frame {
+    /// The frame type ([`DATA`], [`HEADERS`], ...).
     pub kind: u8,
+    /// The flags byte ([`END_STREAM`], [`ACK`], ...).
     pub flags: u8,
+    /// The stream id, reserved bit cleared; 0 for connection frames.
     pub stream: u32,
+    /// The payload as sent: HPACK blocks are not decoded.
     pub payload: Vec<u8>,
 }
 
@@ -86,6 +103,8 @@ impl RawH2 {
         conn
     }
 
+    /// Writes one frame as given: no flow control, no checks, so a test can send what a
+    /// real client would not.
     pub async fn write_frame(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
         let len = u32::try_from(payload.len()).expect("small frame").to_be_bytes();
         let mut frame = vec![len[1], len[2], len[3], kind, flags];

@@ -10,6 +10,8 @@
 //! - [`mail`]: a real SMTP server for the tests, and the mails it received.
 //! - [`both_backends!`]: runs one async test body against each backend.
 
+#![warn(missing_docs)]
+
 mod grpc;
 pub mod h2;
 pub mod h2raw;
@@ -38,7 +40,9 @@ pub const TEST_SECRET: &str = "test-secret-0123456789abcdef-0123456789";
 /// Which database a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// A SQLite file in a temporary directory; always available.
     Sqlite,
+    /// A fresh database on the server of `TEST_POSTGRES_URL`, which must be set.
     Postgres,
 }
 
@@ -71,13 +75,15 @@ macro_rules! both_backends {
 
 /// A database that exists for one test.
 pub struct TestDb {
+    /// The database's URL, for the service's `DATABASE_URL`.
     pub url: String,
     _dir: Option<tempfile::TempDir>,
     postgres: Option<(String, String)>,
 }
 
 impl TestDb {
-    /// A new empty database. `url_for` receives the server URL and database name for PostgreSQL.
+    /// A new empty database: on PostgreSQL a `tg_<uuid>` database created on the server
+    /// of `TEST_POSTGRES_URL` (panics when that is unset or unreachable).
     pub async fn new(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
@@ -168,6 +174,7 @@ impl Drop for TestDb {
 
 /// A service running on a random loopback port until dropped.
 pub struct Running {
+    /// Where it serves gRPC and gRPC-Web (`127.0.0.1`, a port the system chose).
     pub addr: SocketAddr,
     /// Where `/metrics` is served, when `METRICS_ADDR` was set (port 0 is fine).
     pub metrics_addr: Option<SocketAddr>,
@@ -178,6 +185,7 @@ pub struct Running {
 }
 
 impl Running {
+    /// `http://` and [`addr`](Self::addr): what a tonic channel or `AUTH_SERVICE_URL` takes.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -397,6 +405,7 @@ pub async fn register_and_login(
 
 /// A service binary run as a child process, killed when dropped.
 pub struct ChildService {
+    /// The process, for tests that wait for it to exit or signal it by pid.
     pub child: tokio::process::Child,
     /// Where it listens: it binds port 0 and says where in its ready line, so no port
     /// is reserved and released ahead (a race with every other process).

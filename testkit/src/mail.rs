@@ -35,6 +35,7 @@ fn python() -> &'static str {
 
 /// An SMTP server run as a child process, killed when dropped.
 pub struct SmtpServer {
+    /// The loopback port it chose and printed in its ready line.
     pub port: u16,
     folder: MailFolder,
     _dir: tempfile::TempDir,
@@ -81,6 +82,7 @@ impl SmtpServer {
         smtp_url(self.port)
     }
 
+    /// Where it writes each mail it receives, as an `.eml` file.
     pub fn folder(&self) -> &MailFolder {
         &self.folder
     }
@@ -96,6 +98,7 @@ pub fn smtp_url(port: u16) -> String {
 pub struct MailFolder(PathBuf);
 
 impl MailFolder {
+    /// The `.eml` files in `path`: the SMTP server's, or a service's `MAIL_OUTBOX_DIR`.
     pub fn new(path: &Path) -> Self {
         Self(path.to_owned())
     }

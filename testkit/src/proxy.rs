@@ -23,6 +23,7 @@ pub enum ProxyState {
 
 /// A TCP proxy to `target` that can be cut, stalled and restored.
 pub struct TcpProxy {
+    /// Where to connect instead of `target` (a loopback port the system chose).
     pub addr: SocketAddr,
     state: watch::Sender<ProxyState>,
     task: JoinHandle<()>,
@@ -52,6 +53,8 @@ async fn pump(
 }
 
 impl TcpProxy {
+    /// Listens on a fresh loopback port, forwarding to `target`, [`ProxyState::Up`]; a
+    /// connection `target` refuses is closed.
     pub async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
@@ -89,6 +92,7 @@ impl TcpProxy {
         self.set(if up { ProxyState::Up } else { ProxyState::Down });
     }
 
+    /// Switches to `state` at once, for open connections and new ones alike.
     pub fn set(&self, state: ProxyState) {
         let _ = self.state.send(state);
     }

@@ -11,12 +11,16 @@ use tonic::Status;
 use tonic_reflection::pb::{v1, v1alpha};
 use v1::{server_reflection_request::MessageRequest, server_reflection_response::MessageResponse};
 
+/// Which reflection service to ask: the servers serve both, for older clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
+    /// `grpc.reflection.v1.ServerReflection`.
     V1,
+    /// `grpc.reflection.v1alpha.ServerReflection`, what grpcurl and older tools ask.
     V1alpha,
 }
 
+/// Both versions, for tests that check each the same way.
 pub const VERSIONS: [Version; 2] = [Version::V1, Version::V1alpha];
 
 fn transcode<A: Message, B: Message + Default>(a: &A) -> B {

@@ -16,6 +16,7 @@ use tonic::transport::{Channel, Endpoint};
 
 /// A test CA in a temporary directory, issuing certificates as PEM files there.
 pub struct TestPki {
+    /// Holds every file issued (`{name}.pem`, `{name}.key`); removed when dropped.
     pub dir: tempfile::TempDir,
     issuer: CertifiedIssuer<'static, KeyPair>,
     /// The CA certificate (`ca.pem`).
@@ -25,14 +26,18 @@ pub struct TestPki {
 /// A certificate and its key, as files.
 #[derive(Debug, Clone)]
 pub struct Issued {
+    /// The certificate, PEM (`{name}.pem`), for `TLS_CERT_FILE` or a client identity.
     pub cert: PathBuf,
+    /// Its private key, PEM (`{name}.key`), for `TLS_KEY_FILE` or a client identity.
     pub key: PathBuf,
 }
 
 /// What a certificate is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Usage {
+    /// Extended key usage `serverAuth`: a service port's certificate.
     Server,
+    /// Extended key usage `clientAuth`: a caller's certificate under mTLS.
     Client,
 }
 

@@ -12,20 +12,27 @@ use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 /// What came back from a gRPC-Web call.
 #[derive(Debug)]
 pub struct WebResponse {
+    /// The HTTP status: 200 whenever the call reached gRPC, whatever its outcome (that is
+    /// in `grpc_status`).
     pub http_status: u16,
+    /// The response headers (`set-cookie`, CORS headers, `grpc-status` when
+    /// trailers-only).
     pub headers: HeaderMap,
     /// The response message, if one came.
     pub message: Option<Bytes>,
     /// From the trailer frame, or from the headers of a trailers-only response.
     pub grpc_status: Option<String>,
+    /// `grpc-message`, from the same place as `grpc_status`; still percent-encoded.
     pub grpc_message: Option<String>,
 }
 
 impl WebResponse {
+    /// The response message as `M`; panics when none came or it does not decode.
     pub fn decode<M: prost::Message + Default>(&self) -> M {
         M::decode(self.message.clone().expect("a response message")).expect("decodes")
     }
 
+    /// The `set-cookie` header (the refresh cookie), if the response has one.
     pub fn set_cookie(&self) -> Option<String> {
         self.headers
             .get("set-cookie")
@@ -36,7 +43,9 @@ impl WebResponse {
 /// Whether to send `application/grpc-web+proto` or base64 `application/grpc-web-text`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
+    /// `application/grpc-web+proto`: frames as bytes.
     Binary,
+    /// `application/grpc-web-text`: frames in base64, for clients that cannot send bytes.
     Text,
 }
 

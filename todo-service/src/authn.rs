@@ -20,6 +20,8 @@ pub struct TodoAuth {
 }
 
 impl TodoAuth {
+    /// Verifies tokens with `tokens` (the shared secret), then asks `revocations` whether
+    /// their session ended.
     pub fn new(tokens: Arc<AccessTokens>, revocations: Arc<Revocations>) -> Self {
         Self { tokens, revocations }
     }

@@ -15,8 +15,10 @@ pub struct Config {
     /// `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://todo.db")]
     pub database_url: String,
+    /// Token keys and claims (`JWT_*`): the auth-service's, to verify its tokens.
     #[command(flatten)]
     pub jwt: JwtArgs,
+    /// Pool, limits, CORS, TLS and metrics settings, shared with the auth-service.
     #[command(flatten)]
     pub server: ServerArgs,
     /// Todos one user may have at once; past it CreateTodo is RESOURCE_EXHAUSTED.
@@ -79,6 +81,7 @@ impl Config {
         }
     }
 
+    /// The `MAX_TODOS_PER_USER` and `MAX_TODO_CREATES_PER_MINUTE` settings, for the store.
     pub fn create_limits(&self) -> crate::domain::CreateLimits {
         crate::domain::CreateLimits {
             max_todos: self.max_todos_per_user,

@@ -7,9 +7,13 @@ use uuid::Uuid;
 
 pub use common::violation::Violation;
 
+/// Longest title, in characters after trimming.
 pub const TITLE_MAX: usize = 200;
+/// Longest description, in characters.
 pub const DESCRIPTION_MAX: usize = 2000;
+/// `ListTodos` page size when the request asks for 0 (none given).
 pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// Largest `ListTodos` page; larger requests are lowered to it, not refused (AIP-158).
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// 1 to 200 characters after trimming, no control characters.
@@ -17,6 +21,7 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 pub struct Title(String);
 
 impl Title {
+    /// Trims `s` and checks it; a refusal names `field` (the request field).
     pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
         let trimmed = s.trim();
         let len = trimmed.chars().count();
@@ -32,6 +37,7 @@ impl Title {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// The trimmed title, as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -42,6 +48,8 @@ impl Title {
 pub struct Description(String);
 
 impl Description {
+    /// Checks `s` as given (not trimmed: whitespace may be meant); a refusal names
+    /// `field` (the request field).
     pub fn parse(field: &'static str, s: &str) -> Result<Self, Violation> {
         if s.chars().count() > DESCRIPTION_MAX {
             return Err(Violation::new(
@@ -60,6 +68,7 @@ impl Description {
         Ok(Self(s.to_owned()))
     }
 
+    /// The description, as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -86,15 +95,21 @@ pub fn parse_id(field: &'static str, s: &str) -> Result<TodoId, Violation> {
 /// The fields an update changes; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
+    /// The new title.
     pub title: Option<Title>,
+    /// The new description (`Some` of an empty one clears it).
     pub description: Option<Description>,
+    /// The new completion state.
     pub completed: Option<bool>,
 }
 
 /// The fields of a `Todo` message an update may name.
 pub struct UpdateFields<'a> {
+    /// `todo.title` as sent (empty when unset), checked only if the update names it.
     pub title: &'a str,
+    /// `todo.description` as sent (empty when unset).
     pub description: &'a str,
+    /// `todo.completed` as sent (false when unset).
     pub completed: bool,
 }
 
@@ -174,6 +189,7 @@ pub struct PageBudget {
 }
 
 impl PageBudget {
+    /// The budget of a page of at most `page_size` todos (after [`page_size`]).
     pub fn new(page_size: usize) -> Self {
         Self {
             rows_left: page_size,
@@ -238,7 +254,9 @@ pub fn page_size(requested: i32) -> Result<usize, Violation> {
 /// Where the next page starts: after the todo with this creation time and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
+    /// The last listed todo's creation time, microseconds since the epoch.
     pub create_time: i64,
+    /// The last listed todo's id, which breaks ties between equal creation times.
     pub id: TodoId,
 }
 
@@ -269,6 +287,8 @@ fn filter_byte(completed: Option<bool>) -> u8 {
 }
 
 impl PageTokens {
+    /// Signs with `key` and accepts `previous` too: keys derived from the current and
+    /// previous JWT secrets ([`token::JwtSecret::derive`], purpose `page-token`).
     pub fn new(key: [u8; 32], previous: Vec<[u8; 32]>) -> Self {
         Self { key, previous }
     }
@@ -288,6 +308,8 @@ impl PageTokens {
         out
     }
 
+    /// The `next_page_token` for a page ending at `cursor`, of a list filtered by
+    /// `completed`: base64url, signed with the current key.
     pub fn encode(&self, cursor: Cursor, completed: Option<bool>) -> String {
         let mut bytes = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
         bytes.push(TOKEN_VERSION);

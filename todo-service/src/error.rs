@@ -23,7 +23,10 @@ pub enum TodoError {
     RevocationUnknown,
     /// `RESOURCE_EXHAUSTED`: the user has as many todos as allowed.
     #[error("todo limit reached: at most {max} todos per user; delete some to add more")]
-    QuotaExceeded { max: u32 },
+    QuotaExceeded {
+        /// The limit (`MAX_TODOS_PER_USER`), told to the caller.
+        max: u32,
+    },
 }
 
 impl TodoError {

@@ -10,6 +10,8 @@
 //! - [`store`]: every SQL statement, each scoped to the caller.
 //! - [`error`]: the error enum and its mapping to gRPC status codes.
 
+#![warn(missing_docs)]
+
 pub mod authn;
 pub mod config;
 pub mod domain;

@@ -14,11 +14,17 @@ use crate::{
 /// A stored todo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TodoRecord {
+    /// The todo's id (a UUIDv7, so ids sort by creation).
     pub id: TodoId,
+    /// The title, trimmed when it was set.
     pub title: String,
+    /// The description; empty when none was given.
     pub description: String,
+    /// Whether the user marked it done.
     pub completed: bool,
+    /// Creation time, microseconds since the epoch: the list's order and its cursor.
     pub create_time: i64,
+    /// Last change, microseconds since the epoch; the creation time until updated.
     pub update_time: i64,
 }
 
@@ -38,6 +44,9 @@ fn todo_from_row(row: &AnyRow) -> Result<TodoRecord, TodoError> {
     })
 }
 
+/// Every statement of the todo-service, each scoped to a user, over one pool; cheap to
+/// clone (the pool is shared). The handlers and the revocation follower (which deletes a
+/// deleted account's todos) hold one.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -55,6 +64,7 @@ const ADMIT: &str = "UPDATE todo_quotas SET todo_count = todo_count + 1, \
      AND (CASE WHEN create_tat > $2 THEN create_tat ELSE $2 END) + $3 <= $2 + $5";
 
 impl Store {
+    /// The statements over `pool` (already migrated), enforcing `limits` on create.
     pub fn new(pool: AnyPool, limits: CreateLimits) -> Self {
         Self { pool, limits }
     }
@@ -145,6 +155,8 @@ impl Store {
         Ok(todo)
     }
 
+    /// The user's todo `id`; `None` when it does not exist or is another user's (the
+    /// same answer, `NOT_FOUND`).
     #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn get(&self, user_id: UserId, id: TodoId) -> Result<Option<TodoRecord>, TodoError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -6,6 +6,8 @@
 //! signed with the current secret only; previous secrets still verify, for key rotation.
 //! Expiry is checked against a [`Clock`], so tests can move time instead of waiting.
 
+#![warn(missing_docs)]
+
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -80,18 +82,27 @@ impl std::fmt::Debug for JwtSecret {
 #[derive(Debug, thiserror::Error)]
 #[error("secret is {len} bytes; at least {MIN_SECRET_BYTES} are required")]
 pub struct SecretTooShort {
+    /// Length in bytes of the secret that was refused.
     pub len: usize,
 }
 
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
+    /// The user's id (a [`UserId`] as text); the nil UUID in a service token.
     pub sub: String,
+    /// The user's name at issue time; in a service token, the calling service's name.
     pub username: String,
+    /// Issuer: must equal [`TokenSettings::issuer`] to verify.
     pub iss: String,
+    /// Audience: [`TokenSettings::audience`] for user tokens, that plus `#internal` for
+    /// service tokens, so neither passes for the other.
     pub aud: String,
+    /// Issued at, seconds since the epoch (the issuer's [`Clock`]).
     pub iat: u64,
+    /// Expires at, seconds since the epoch; refused [`LEEWAY_SECS`] after it.
     pub exp: u64,
+    /// A random UUID per token, so two tokens issued in the same second differ.
     pub jti: String,
     /// The session the token belongs to. Required in user tokens (revocation is by
     /// session); service tokens have none.
@@ -102,7 +113,10 @@ pub struct Claims {
 /// Who a verified token says the caller is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthUser {
+    /// The user's id (the token's `sub`): what every query is scoped to.
     pub user_id: UserId,
+    /// The username the token was issued for (claim `username`), as the token says it:
+    /// not looked up again.
     pub username: String,
     /// Seconds since the epoch.
     pub issued_at: i64,
@@ -115,17 +129,24 @@ pub struct AuthUser {
 /// A freshly signed access token.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
+    /// The signed JWT, as sent in `authorization: Bearer`.
     pub token: String,
+    /// How long it is valid from issue ([`TokenSettings::access_ttl`]); the client is
+    /// told this as `expires_in`.
     pub expires_in: Duration,
 }
 
 /// Why a token was refused. The messages are what callers see: short, and never the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// Well-formed and correctly signed, but past `exp` plus [`LEEWAY_SECS`]: the client
+    /// should refresh.
     #[error("access token expired")]
     Expired,
+    /// Not a JWT at all: empty, longer than [`MAX_TOKEN_BYTES`], or bad base64 or JSON.
     #[error("malformed access token")]
     Malformed,
+    /// A JWT we refuse: wrong algorithm, signature, issuer, audience or claims.
     #[error("invalid access token")]
     Invalid,
 }
@@ -133,8 +154,12 @@ pub enum TokenError {
 /// How tokens are issued and checked; shared by both services.
 #[derive(Debug, Clone)]
 pub struct TokenSettings {
+    /// The `iss` claim put in and required (`JWT_ISSUER`); both services must agree.
     pub issuer: String,
+    /// The `aud` claim of user tokens (`JWT_AUDIENCE`); service tokens add `#internal`.
     pub audience: String,
+    /// Lifetime of an access token from issue (`ACCESS_TOKEN_TTL`); the todo-service,
+    /// which only verifies, passes zero.
     pub access_ttl: Duration,
 }
 

@@ -63,11 +63,19 @@ pub struct MailArgs {
 /// What the use cases need to write mails.
 #[derive(Debug, Clone)]
 pub struct MailSettings {
+    /// `VERIFY_EMAIL_URL`, checked to hold `{token}`.
     pub verify_url: String,
+    /// `RESET_PASSWORD_URL`, checked to hold `{token}`.
     pub reset_url: String,
+    /// How long a verification link works (`EMAIL_VERIFICATION_TTL`).
     pub verification_ttl: Duration,
+    /// How long a reset link works (`PASSWORD_RESET_TTL`).
     pub reset_ttl: Duration,
+    /// Mails per account, and reset requests per email address (known or not), in each
+    /// [`MAIL_WINDOW`] (`EMAIL_MAX_PER_HOUR`).
     pub max_per_hour: u32,
+    /// Mails asked for from one client address bucket in each [`MAIL_WINDOW`]
+    /// (`EMAIL_MAX_PER_HOUR_PER_ADDRESS`).
     pub max_per_hour_per_address: u32,
 }
 

@@ -15,11 +15,16 @@ use crate::{
 /// A live session, as the user sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
+    /// The session's id (its tokens' `sid`), which `RevokeSession` takes.
     pub id: SessionId,
+    /// Login time, microseconds since the epoch.
     pub create_time: i64,
+    /// Last refresh-token rotation, microseconds since the epoch; the login time when
+    /// it was never refreshed.
     pub last_refresh_time: i64,
     /// When its current refresh token expires.
     pub expire_time: i64,
+    /// Where the login came from (address and user agent at login).
     pub client: ClientInfo,
 }
 

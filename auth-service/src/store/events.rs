@@ -14,11 +14,17 @@ use crate::{
 /// A recorded event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRecord {
+    /// The event's id (a UUIDv7); breaks ties between events of the same microsecond
+    /// in paging.
     pub id: Uuid,
+    /// What happened.
     pub kind: EventKind,
     /// Microseconds since the epoch.
     pub time: i64,
+    /// Where the call that caused it came from.
     pub client: ClientInfo,
+    /// The session it concerns; `None` when it concerns none (registration, a failed
+    /// login).
     pub session_id: Option<SessionId>,
 }
 

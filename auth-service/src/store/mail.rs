@@ -14,7 +14,9 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 /// What a mailed token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenPurpose {
+    /// Confirms the account's email address (`VerifyEmail`).
     Verify,
+    /// Sets a new password without the old one (`ResetPassword`).
     Reset,
 }
 
@@ -30,27 +32,41 @@ impl TokenPurpose {
 /// A token to store with its mail: only its hash.
 #[derive(Debug, Clone)]
 pub struct NewToken {
+    /// Hex SHA-256 of the token ([`crate::domain::RefreshToken::hash`]); the token itself
+    /// is only in the mail.
     pub hash: String,
+    /// What it can be used for; a new token supersedes the user's earlier ones of the
+    /// same purpose.
     pub purpose: TokenPurpose,
     /// The address it is mailed to, lower-cased: it is good for that address only.
     pub email_key: String,
+    /// When it stops working, microseconds since the epoch.
     pub expire_time: i64,
 }
 
 /// A mail for the outbox.
 #[derive(Debug, Clone)]
 pub struct OutboxMail {
+    /// The outbox row's id (a UUIDv7), also the mail's `Message-ID`, so a retried mail
+    /// is recognisably the same one.
     pub id: Uuid,
+    /// `verify_email` or `reset_password`: what log lines name instead of the body.
     pub kind: &'static str,
+    /// The address to send to, as the user wrote it.
     pub recipient: String,
+    /// The subject line.
     pub subject: String,
+    /// The plain-text body, lines ending in CRLF; it holds the link with the token.
     pub body: String,
 }
 
 /// One throttle key's count for [`Store::request_password_reset`] and [`Store::count_mail`].
 #[derive(Debug, Clone)]
 pub struct MailCount {
+    /// The throttle row counted: `mail:user:{id}`, `mail:email:{address}` or an
+    /// address bucket's key.
     pub key: String,
+    /// Mails allowed per window; one more is refused.
     pub max: i64,
 }
 

@@ -12,10 +12,15 @@ use crate::error::AuthError;
 /// A mail that is due, as the sender sends it.
 #[derive(Debug, Clone)]
 pub struct DueMail {
+    /// The outbox row's id: the `Message-ID`, and the row to mark sent or failed.
     pub id: Uuid,
+    /// `verify_email` or `reset_password`, for log lines (which never show the body).
     pub kind: String,
+    /// The address to send to.
     pub recipient: String,
+    /// The subject line.
     pub subject: String,
+    /// The plain-text body, holding the link with its token.
     pub body: String,
     /// Earlier attempts that failed.
     pub attempts: i64,

@@ -16,6 +16,7 @@ use crate::{error::AuthError, events::Event};
 pub struct RevokedSession {
     /// Position in the revocation log, in commit order.
     pub seq: i64,
+    /// Whose session ended (or whose account was deleted).
     pub user_id: UserId,
     /// `None` for an account deletion.
     pub session_id: Option<SessionId>,

@@ -11,6 +11,7 @@ use crate::error::AuthError;
 /// One key's budget for [`Store::take_attempt`].
 #[derive(Debug, Clone)]
 pub struct Budget {
+    /// The throttle row: `user:{lower-cased name}` or `addr:{bucket}`.
     pub key: String,
     /// Attempts per window; the one after them finds nothing left and locks the key.
     pub max: i64,
@@ -24,7 +25,11 @@ pub enum Attempt {
     /// Nothing taken: a key is locked until `until` (micros). `newly_locked` lists the
     /// keys this attempt locked, with their number of lock-outs.
     Refused {
+        /// When the lock of the first locked key found ends, microseconds since the
+        /// epoch: the caller's `RetryInfo`.
         until: i64,
+        /// `(key, lock-outs counting this one)` of the key this attempt locked, if it
+        /// locked one, for the log.
         newly_locked: Vec<(String, i64)>,
     },
 }

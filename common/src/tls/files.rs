@@ -14,40 +14,66 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 /// Why a certificate, key or CA file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// The file cannot be read (missing, no permission).
     #[error("cannot read {setting} {path}: {source}")]
     Read {
+        /// The setting that named the file, such as `TLS_CERT_FILE`.
         setting: &'static str,
+        /// The file as configured.
         path: PathBuf,
+        /// Why reading failed.
         source: std::io::Error,
     },
+    /// The file holds no usable PEM certificate or private key.
     #[error("{setting} {path}: {message}")]
     Pem {
+        /// The setting that named the file, such as `TLS_KEY_FILE`.
         setting: &'static str,
+        /// The file as configured.
         path: PathBuf,
+        /// What is wrong with its contents.
         message: String,
     },
+    /// The leaf certificate's `notAfter` has passed.
     #[error("{setting} {path}: the certificate expired on {at} (now {now}); renew it")]
     Expired {
+        /// The setting that named the certificate file.
         setting: &'static str,
+        /// The certificate file as configured.
         path: PathBuf,
+        /// `notAfter`, RFC 3339 (UTC).
         at: String,
+        /// This machine's time, RFC 3339 (UTC), to compare with.
         now: String,
     },
+    /// The leaf certificate's `notBefore` is still ahead: often a wrong clock.
     #[error("{setting} {path}: the certificate is not valid before {at} (now {now}); check the clock")]
     NotYetValid {
+        /// The setting that named the certificate file.
         setting: &'static str,
+        /// The certificate file as configured.
         path: PathBuf,
+        /// `notBefore`, RFC 3339 (UTC).
         at: String,
+        /// This machine's time, RFC 3339 (UTC), to compare with.
         now: String,
     },
+    /// The private key is not the one the leaf certificate was issued for.
     #[error("{key_setting} {key} does not belong to the certificate in {cert_setting} {cert}: {message}")]
     Mismatch {
+        /// The setting that named the certificate file.
         cert_setting: &'static str,
+        /// The certificate file as configured.
         cert: PathBuf,
+        /// The setting that named the key file.
         key_setting: &'static str,
+        /// The key file as configured.
         key: PathBuf,
+        /// rustls's reason.
         message: String,
     },
+    /// Settings that do not go together (a certificate without its key, a client CA
+    /// without a server certificate) or a TLS configuration rustls refuses.
     #[error("{0}")]
     Config(String),
 }
@@ -62,9 +88,14 @@ pub fn provider() -> Arc<CryptoProvider> {
 /// (for messages).
 #[derive(Debug, Clone)]
 pub struct KeyPairFiles {
+    /// PEM file of the certificate chain, leaf first.
     pub cert: PathBuf,
+    /// The setting `cert` came from (`TLS_CERT_FILE`, or a client identity's), for
+    /// error messages.
     pub cert_setting: &'static str,
+    /// PEM file of the leaf's private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// The setting `key` came from, for error messages.
     pub key_setting: &'static str,
 }
 

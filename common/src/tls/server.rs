@@ -85,7 +85,9 @@ impl ServerTls {
 
 /// One accepted connection, plaintext or TLS; either way the peer is the TCP peer.
 pub enum Conn {
+    /// Without TLS (no `TLS_CERT_FILE`).
     Plain(TcpStream),
+    /// After a completed handshake. Boxed: the TLS state is far larger than a `TcpStream`.
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
