@@ -158,18 +158,6 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    /// The user with this id; `None` when there is none (deleted, or never existed).
-    #[tracing::instrument(target = "db", level = "debug", skip_all)]
-    pub async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, AuthError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
-        )))
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
-    }
-
     /// The user and whether the session is still open, for a signed-in call: `None` when
     /// the session (or its user) does not exist.
     #[tracing::instrument(target = "db", level = "debug", skip_all)]

@@ -46,11 +46,6 @@ impl TrustedProxies {
         self.0.iter().any(|net| net.contains(&addr))
     }
 
-    /// Whether no proxy is trusted, so forwarding headers are never read.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The client's address: the peer's, or when the peer is trusted, the first
     /// untrusted hop of the forwarding headers from the right. `forwarded` and
     /// `x_forwarded_for` are the header lines in the order received.

@@ -58,16 +58,6 @@ impl KnownMethods {
             None => (UNKNOWN.to_owned(), UNKNOWN.to_owned()),
         }
     }
-
-    /// How many methods are served (and so can appear as a `method` label).
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether no method is known, so every call is labelled `unknown`.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Observes every call; labels metrics by [`KnownMethods`] only.

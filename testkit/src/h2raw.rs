@@ -17,8 +17,6 @@ pub const HEADERS: u8 = 0x1;
 pub const RST_STREAM: u8 = 0x3;
 /// Frame type SETTINGS (§6.5): each side's limits, acknowledged with [`ACK`].
 pub const SETTINGS: u8 = 0x4;
-/// Frame type PING (§6.7): a liveness probe (the server's keep-alive), answered with [`ACK`].
-pub const PING: u8 = 0x6;
 /// Frame type GOAWAY (§6.8): the server is closing the connection, with an error code.
 pub const GOAWAY: u8 = 0x7;
 
@@ -29,8 +27,6 @@ pub const ACK: u8 = 0x1;
 /// Flag on HEADERS: the header block is complete (no CONTINUATION follows).
 pub const END_HEADERS: u8 = 0x4;
 
-/// SETTINGS id of the HPACK table size (§6.5.2).
-pub const SETTINGS_HEADER_TABLE_SIZE: u16 = 0x1;
 /// SETTINGS id of the streams one connection may have open at once.
 pub const SETTINGS_MAX_CONCURRENT_STREAMS: u16 = 0x3;
 /// SETTINGS id of a stream's initial receive window.
