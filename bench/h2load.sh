@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# The h2load rows of the suite (issue 12): the server's own per-call cost, measured by a
+# load generator lighter than ours (h2load, Debian's nghttp2-client), beside the floor
+# (bench's bare tonic echo, same request bytes) and, when ../shared/seed-app is at hand,
+# the tutorial's FastAPI app. Everything on 127.0.0.1.
+#
+#   bench/h2load.sh [--secs 8] [--rounds 3] [--postgres-url URL|none]
+#
+# Needs the release binaries (bench/run.sh builds them; or `cargo build --release
+# --workspace --bins`), h2load, python3, grpcurl (scripts/install-grpcurl.sh .tools/bin).
+# Rows run in rounds, alternating, after a 1 s warm-up each; each figure is the median
+# of the rounds. h2load counts HTTP/2 answers, not gRPC statuses, so every row is also
+# checked against the service's own count of OK calls (METRICS_ADDR): a row whose calls
+# failed says so instead of reporting their rate. Prints a Markdown table, and which
+# rows were skipped and why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+target=${CARGO_TARGET_DIR:-target}
+bin=${BIN_DIR:-$target/release}
+secs=8
+rounds=3
+pg_url=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --secs) secs=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --postgres-url) pg_url=$2; shift 2 ;;
+    *) echo "h2load.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+skipped=()
+command -v h2load >/dev/null || { echo "h2load.sh: h2load is missing (apt-get install nghttp2-client)" >&2; exit 1; }
+for b in auth-service todo-service echo; do
+  [ -x "$bin/$b" ] || { echo "h2load.sh: $bin/$b is missing (cargo build --release --workspace --bins)" >&2; exit 1; }
+done
+grpcurl=$root/.tools/bin/grpcurl
+[ -x "$grpcurl" ] || scripts/install-grpcurl.sh .tools/bin >/dev/null
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "${pg_dbs:-}" ]; then
+    for db in $pg_dbs; do psql -q "$pg_url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+# A loopback port for METRICS_ADDR (the services' ports are 0 and read from the ready
+# line; the metrics port must be known to scrape it).
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start NAME BINARY ENV...: starts a service on port 0, prints its address.
+start() {
+  local name=$1 binary=$2; shift 2
+  env -i PATH="$PATH" LISTEN_ADDR=127.0.0.1:0 JWT_SECRET="$secret" "$@" "$bin/$binary" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    addr=$(sed -n 's/.* ready addr=\([0-9.:]*\).*/\1/p' "$work/$name.log" | head -1)
+    [ -n "$addr" ] && { echo "$addr"; return; }
+    sleep 0.1
+  done
+  echo "h2load.sh: $name did not start:" >&2; cat "$work/$name.log" >&2; exit 1
+}
+
+rpc() { "$grpcurl" -plaintext -max-time 10 "$@"; }
+
+# A gRPC frame (uncompressed) of the protobuf bytes given as hex, into a file.
+frame() { python3 -c 'import sys; b=bytes.fromhex(sys.argv[1]); sys.stdout.buffer.write(b"\0"+len(b).to_bytes(4,"big")+b)' "$1" >"$2"; }
+hex_string_field() { python3 -c 'import sys; s=sys.argv[2].encode(); print(("%02x" % (int(sys.argv[1])<<3|2)) + ("%02x" % len(s)) + s.hex())' "$1" "$2"; }
+
+# ok_count METRICS_ADDR METHOD: the service's count of OK calls of METHOD so far.
+ok_count() {
+  curl -s "http://$1/metrics" | awk -v m="method=\"$2\"" 'index($0, "grpc_server_handled_total{") == 1 && index($0, m) && index($0, "code=\"OK\"") {n += $NF} END {printf "%d", n}'
+}
+
+# codes METRICS_ADDR METHOD: the service's counts of METHOD by status code.
+codes() {
+  curl -s "http://$1/metrics" | awk -v m="method=\"$2\"" 'index($0, "grpc_server_handled_total{") == 1 && index($0, m) {
+    match($0, /code="[A-Z_]*"/); printf "%s=%d ", substr($0, RSTART + 6, RLENGTH - 7), $NF}'
+}
+
+# setup LABEL DATABASE_URL: the pair on that database, a user with 20 todos; sets
+# TODO_ADDR, METRICS, TOKEN and the request files under $work/LABEL.
+setup() {
+  local label=$1 auth_db=$2 todo_db=$3
+  local metrics
+  metrics=127.0.0.1:$(port)
+  local auth
+  auth=$(start "$label-auth" auth-service DATABASE_URL="$auth_db")
+  local todo
+  todo=$(start "$label-todo" todo-service DATABASE_URL="$todo_db" AUTH_SERVICE_URL="http://$auth" \
+    METRICS_ADDR="$metrics" MAX_TODO_CREATES_PER_MINUTE=1000000000 MAX_TODOS_PER_USER=100000000)
+  rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Register >/dev/null
+  local token
+  token=$(rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Login \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])')
+  local id=""
+  for n in $(seq 20); do
+    id=$(rpc -H "authorization: Bearer $token" -d "{\"title\":\"todo $n\",\"description\":\"a benchmark todo\"}" \
+      "$todo" todo.v1.TodoService/CreateTodo | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  done
+  mkdir -p "$work/$label"
+  frame "$(hex_string_field 1 "$id")" "$work/$label/get.bin"
+  frame "0814" "$work/$label/list.bin"                      # page_size = 20
+  frame "$(hex_string_field 1 "a new todo")" "$work/$label/create.bin"
+  eval "${label}_addr=$todo ${label}_metrics=$metrics ${label}_token=$token"
+}
+
+echo "h2load: starting the floor and the pair..." >&2
+floor_log=$work/floor.log
+env -i PATH="$PATH" "$bin/echo" --mode bare --listen-addr 127.0.0.1:0 >"$floor_log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  floor_addr=$(sed -n 's/^echo (Bare) on \([0-9.:]*\).*/\1/p' "$floor_log" | head -1)
+  [ -n "$floor_addr" ] && break
+  sleep 0.1
+done
+[ -n "${floor_addr:-}" ] || { echo "h2load.sh: the echo floor did not start" >&2; cat "$floor_log" >&2; exit 1; }
+
+setup sqlite "sqlite://$work/auth.db" "sqlite://$work/todo.db"
+backends=(sqlite)
+if [ "$pg_url" != none ] && command -v psql >/dev/null && psql -q "$pg_url" -c 'SELECT 1' >/dev/null 2>&1; then
+  pg_dbs="bench_h2_auth_$$ bench_h2_todo_$$"
+  for db in $pg_dbs; do psql -q "$pg_url" -c "CREATE DATABASE $db" >/dev/null; done
+  base=${pg_url%/*}
+  setup postgres "$base/bench_h2_auth_$$" "$base/bench_h2_todo_$$"
+  backends+=(postgres)
+else
+  skipped+=("PostgreSQL rows: no PostgreSQL at $pg_url")
+fi
+
+seed_url=""
+seed_app=$root/../shared/seed-app/serve.sh
+if [ -x "$seed_app" ]; then
+  seed_port=$(port)
+  "$seed_app" "$seed_port" 20 >"$work/seed.out" 2>"$work/seed.err" &
+  pids+=($!)
+  for _ in $(seq 600); do
+    grep -q 'SEED_TOKEN=' "$work/seed.out" 2>/dev/null && break
+    sleep 0.5
+  done
+  # One line: SEED_URL=... SEED_TOKEN=...
+  seed_url=$(grep -o 'SEED_URL=[^ ]*' "$work/seed.out" | cut -d= -f2-)
+  seed_token=$(grep -o 'SEED_TOKEN=[^ ]*' "$work/seed.out" | cut -d= -f2-)
+  [ -n "$seed_url" ] || { skipped+=("the tutorial's app: serve.sh did not start ($(tail -1 "$work/seed.err"))"); seed_url=""; }
+else
+  skipped+=("the tutorial's app: $seed_app is not at hand")
+fi
+
+# Rows: LABEL|TARGET|METHOD|FLAGS. TARGET: floor, sqlite, postgres or seed.
+rows=(
+  "floor GetTodo, 16x4|floor|GetTodo|-c 16 -m 4"
+  "floor ListTodos (20), 10x1|floor|ListTodos|-c 10 -m 1"
+)
+for b in "${backends[@]}"; do
+  rows+=(
+    "GetTodo $b, 16x4|$b|GetTodo|-c 16 -m 4"
+    "GetTodo $b, 64x1|$b|GetTodo|-c 64 -m 1"
+    "GetTodo $b, 256x1|$b|GetTodo|-c 256 -m 1"
+    "ListTodos (20) $b, 10x1|$b|ListTodos|-c 10 -m 1"
+    "ListTodos (20) $b, 64x1|$b|ListTodos|-c 64 -m 1"
+    "ListTodos (20) $b, 256x1|$b|ListTodos|-c 256 -m 1"
+    "CreateTodo $b, 16x4|$b|CreateTodo|-c 16 -m 4"
+  )
+done
+if [ -n "$seed_url" ]; then
+  rows+=(
+    "the tutorial's GET /todos/ (20), h1 10x1|seed|list|-c 10 -m 1"
+    "the tutorial's GET /todos/ (20), h1 64x1|seed|list|-c 64 -m 1"
+  )
+fi
+
+# run ROW: one measurement, req/s of answered calls (or FAIL: why) on stdout.
+run() {
+  IFS='|' read -r _ where method flags <<<"$1"
+  local out
+  if [ "$where" = seed ]; then
+    # shellcheck disable=SC2086
+    out=$(timeout $((secs + 30)) h2load --h1 --warm-up-time 1 -D "$secs" $flags -t 1 \
+      -H "authorization: Bearer $seed_token" "$seed_url/todos/" 2>&1) || true
+    echo "$out" | awk '/^finished in/ {gsub(",", "", $4); r=$4} /^requests:/ {ok=$8} END {if (ok+0 == 0) print "0 (none answered)"; else print r}'
+    return
+  fi
+  local addr token="" file
+  if [ "$where" = floor ]; then
+    addr=$floor_addr
+    file=$work/sqlite/$( [ "$method" = GetTodo ] && echo get || echo list ).bin
+  else
+    eval "addr=\$${where}_addr token=\$${where}_token"
+    case $method in GetTodo) file=get ;; ListTodos) file=list ;; CreateTodo) file=create ;; esac
+    file=$work/$where/$file.bin
+  fi
+  local before=0
+  [ "$where" != floor ] && before=$(eval ok_count "\$${where}_metrics" "$method")
+  # shellcheck disable=SC2086
+  out=$(h2load --warm-up-time 1 -D "$secs" $flags -t 1 -d "$file" \
+    -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $token" \
+    "http://$addr/todo.v1.TodoService/$method" 2>&1) || true
+  local rate done_
+  rate=$(echo "$out" | awk '/^finished in/ {gsub(",", "", $4); print $4}')
+  done_=$(echo "$out" | awk '/^requests:/ {print $8}')
+  if [ "$where" != floor ]; then
+    local after
+    after=$(eval ok_count "\$${where}_metrics" "$method")
+    # The warm-up's calls are answered too: at least the measured ones must be OK.
+    if [ $((after - before)) -lt "${done_:-0}" ]; then
+      echo "FAIL: $((after - before)) OK of ${done_:-0} answered ($(eval codes "\$${where}_metrics" "$method"))"
+      return
+    fi
+  fi
+  echo "${rate:-FAIL: $(echo "$out" | tail -1)}"
+}
+
+declare -A results
+for round in $(seq "$rounds"); do
+  echo "h2load: round $round of $rounds" >&2
+  for row in "${rows[@]}"; do
+    results[$row]+="$(run "$row");"
+  done
+done
+
+median() { tr ';' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$0} END {if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'; }
+fmt() { awk -v x="$1" 'BEGIN {if (x ~ /^[0-9.]+$/) printf "%\047.0f", x; else print x}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2fx", a / b; else print "-"}'; }
+
+floor_get=$(median "${results["floor GetTodo, 16x4|floor|GetTodo|-c 16 -m 4"]}")
+floor_list=$(median "${results["floor ListTodos (20), 10x1|floor|ListTodos|-c 10 -m 1"]}")
+seed10=""
+[ -n "$seed_url" ] && seed10=$(median "${results["the tutorial's GET /todos/ (20), h1 10x1|seed|list|-c 10 -m 1"]}")
+
+echo
+echo "### h2load: calls per second (medians of $rounds rounds of ${secs} s, 1 s warm-up)"
+echo
+echo "| call | req/s | vs floor | vs the tutorial's app (10 connections) |"
+echo "| --- | ---: | ---: | ---: |"
+for row in "${rows[@]}"; do
+  IFS='|' read -r label where method _ <<<"$row"
+  m=$(median "${results[$row]}")
+  if [[ "$m" != [0-9]* ]]; then m=$(tr ';' '\n' <<<"${results[$row]}" | grep -v '^[0-9]' | head -1); fi
+  vs_floor="-"; vs_seed="-"
+  case $where in
+    sqlite|postgres)
+      [ "$method" = GetTodo ] && vs_floor=$(ratio "$m" "$floor_get")
+      [ "$method" = ListTodos ] && vs_floor=$(ratio "$m" "$floor_list")
+      [ "$method" = ListTodos ] && [ -n "$seed10" ] && vs_seed=$(ratio "$m" "$seed10")
+      ;;
+  esac
+  echo "| $label | $(fmt "$m") | $vs_floor | $vs_seed |"
+done
+echo
+echo "Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) after the run; h2load $(h2load --version 2>&1 | head -1 | awk '{print $NF}')."
+for s in "${skipped[@]}"; do echo "Skipped: $s."; done
+ps -o rss= -p "$(pgrep -f "$bin/todo-service" | head -1)" 2>/dev/null \
+  | awk '{printf "todo-service resident memory after the run: %.1f MB\n", $1 / 1024}' || true
