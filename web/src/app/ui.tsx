@@ -22,14 +22,21 @@ interface FieldBase {
   counter?: ReactNode;
 }
 
-export function Field({
+/** The label, hint, counter and error around one control, and the aria attributes that tie them to it. */
+function FieldFrame({
   id,
   label,
   hint,
   error,
   counter,
-  ...input
-}: FieldBase & Omit<InputHTMLAttributes<HTMLInputElement>, "id">) {
+  control,
+}: FieldBase & {
+  control: (aria: {
+    id: string;
+    "aria-invalid": true | undefined;
+    "aria-describedby": string | undefined;
+  }) => ReactNode;
+}) {
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
@@ -38,16 +45,15 @@ export function Field({
           {hint}
         </p>
       )}
-      <input
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(
+      {control({
+        id,
+        "aria-invalid": error ? true : undefined,
+        "aria-describedby": describedBy(
           error && `${id}-error`,
           hint ? `${id}-hint` : undefined,
           counter !== undefined && `${id}-count`,
-        )}
-        {...input}
-      />
+        ),
+      })}
       {counter !== undefined && (
         <p id={`${id}-count`} className="hint counter">
           {counter}
@@ -62,6 +68,26 @@ export function Field({
   );
 }
 
+export function Field({
+  id,
+  label,
+  hint,
+  error,
+  counter,
+  ...input
+}: FieldBase & Omit<InputHTMLAttributes<HTMLInputElement>, "id">) {
+  return (
+    <FieldFrame
+      id={id}
+      label={label}
+      hint={hint}
+      error={error}
+      counter={counter}
+      control={(aria) => <input {...aria} {...input} />}
+    />
+  );
+}
+
 export function TextAreaField({
   id,
   label,
@@ -71,34 +97,14 @@ export function TextAreaField({
   ...input
 }: FieldBase & Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "id">) {
   return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      {hint && (
-        <p id={`${id}-hint`} className="hint">
-          {hint}
-        </p>
-      )}
-      <textarea
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(
-          error && `${id}-error`,
-          hint ? `${id}-hint` : undefined,
-          counter !== undefined && `${id}-count`,
-        )}
-        {...input}
-      />
-      {counter !== undefined && (
-        <p id={`${id}-count`} className="hint counter">
-          {counter}
-        </p>
-      )}
-      {error && (
-        <p id={`${id}-error`} className="error">
-          {error}
-        </p>
-      )}
-    </div>
+    <FieldFrame
+      id={id}
+      label={label}
+      hint={hint}
+      error={error}
+      counter={counter}
+      control={(aria) => <textarea {...aria} {...input} />}
+    />
   );
 }
 

@@ -15,20 +15,33 @@ import { useNotices } from "../app/notices";
 import { useTodoList } from "../app/todos";
 import { Field, FormError, ScreenHeading, useSecondsLeft } from "../app/ui";
 import { AuthService, type Session as AuthSession } from "../gen/auth/v1/auth_pb";
-import { formatWait, type Problem } from "../lib/errors";
+import { formatWait } from "../lib/errors";
 import { describeDevice, describeEvent, formatDateTime, isWarning } from "../lib/format";
 import { emailProblem, newPasswordProblem } from "../lib/validate";
 import { describeAuthFailure } from "./Auth";
 
 const when = (t: Timestamp | undefined) => (t ? formatDateTime(timestampDate(t)) : "");
 
-/** A form's failure: field errors by field, or one message (with a lock-out countdown). */
-function useFormProblem() {
-  const [fields, setFields] = useState<Record<string, string>>({});
+/**
+ * A form's failure: field errors by field, or one message (with a lock-out countdown).
+ * `fieldIds` maps each field to its input's id, in the order focus looks for the first in error.
+ */
+function useFormProblem<F extends string>(formErrorId: string, fieldIds: Record<F, string>) {
+  const { session } = useApp();
+  const [fields, setFields] = useState<Partial<Record<F, string>>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [lockedUntil, setLockedUntil] = useState<number | null>(null);
   const left = useSecondsLeft(lockedUntil);
   const locked = lockedUntil !== null && left > 0;
+  const order = Object.keys(fieldIds) as F[];
+  /** Shows the field errors and focuses the first; false when there are none. */
+  const check = (found: Partial<Record<F, string>>) => {
+    const first = order.find((f) => found[f]);
+    if (!first) return false;
+    setFields(found);
+    focusById(fieldIds[first]);
+    return true;
+  };
   return {
     fields,
     message: locked ? `Too many attempts. Try again in ${formatWait(left)}.` : message,
@@ -37,19 +50,19 @@ function useFormProblem() {
       setFields({});
       setMessage(null);
     },
-    setFields,
-    show(problem: Problem, order: string[], formErrorId: string, fieldIds: Record<string, string>) {
-      const found: Record<string, string> = {};
+    check,
+    /** Describes a failed call and shows it; false when the session ended instead (nothing to show). */
+    async fail(err: unknown): Promise<boolean> {
+      const problem = await describeAuthFailure(session, err);
+      if (problem.sessionEnded) return false;
+      const found: Partial<Record<F, string>> = {};
       for (const f of order) if (problem.fields[f]) found[f] = problem.fields[f];
-      setFields(found);
-      const first = order.find((f) => found[f]);
-      if (first) {
-        focusById(fieldIds[first]);
-        return;
-      }
+      if (check(found)) return true;
+      setFields({});
       if (problem.retryAfterSeconds !== undefined) setLockedUntil(Date.now() + problem.retryAfterSeconds * 1000);
       setMessage(problem.message);
       focusById(formErrorId);
+      return true;
     },
   };
 }
@@ -133,14 +146,14 @@ function Details() {
 }
 
 function ChangeEmail() {
-  const { session, queryClient } = useApp();
+  const { queryClient } = useApp();
   const change = useMutation(AuthService.method.changeEmail);
   const announce = useAnnounce();
   const [password, setPassword] = useState("");
   const [email, setEmail] = useState("");
   const [done, setDone] = useState<string | null>(null);
-  const problem = useFormProblem();
   const ids = { password: "email-password", new_email: "email-new" };
+  const problem = useFormProblem("email-error", ids);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -148,20 +161,15 @@ function ChangeEmail() {
     problem.reset();
     setDone(null);
     const address = email.trim();
-    const found: Record<string, string> = {};
+    const found: Partial<Record<keyof typeof ids, string>> = {};
     if (!password) found.password = "Enter your current password.";
     const bad = emailProblem(address, true);
     if (bad) found.new_email = bad;
-    if (Object.keys(found).length) {
-      problem.setFields(found);
-      focusById(found.password ? ids.password : ids.new_email);
-      return;
-    }
+    if (problem.check(found)) return;
     try {
       await change.mutateAsync({ password, newEmail: address });
     } catch (err) {
-      const p = await describeAuthFailure(session, err);
-      if (!p.sessionEnded) problem.show(p, ["password", "new_email"], "email-error", ids);
+      await problem.fail(err);
       return;
     }
     setPassword("");
@@ -218,29 +226,24 @@ function ChangePassword() {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
   const [done, setDone] = useState(false);
-  const problem = useFormProblem();
   const ids = { current_password: "password-current", new_password: "password-new" };
+  const problem = useFormProblem("password-error", ids);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (change.isPending || problem.locked || !me.data) return;
     problem.reset();
     setDone(false);
-    const found: Record<string, string> = {};
+    const found: Partial<Record<keyof typeof ids, string>> = {};
     if (!current) found.current_password = "Enter your current password.";
     const bad = newPasswordProblem(next);
     if (bad) found.new_password = bad.replace(/^Password/, "New password");
     else if (next === current) found.new_password = "New password must differ from the current one.";
-    if (Object.keys(found).length) {
-      problem.setFields(found);
-      focusById(found.current_password ? ids.current_password : ids.new_password);
-      return;
-    }
+    if (problem.check(found)) return;
     try {
       await change.mutateAsync({ currentPassword: current, newPassword: next });
     } catch (err) {
-      const p = await describeAuthFailure(session, err);
-      if (!p.sessionEnded) problem.show(p, ["current_password", "new_password"], "password-error", ids);
+      await problem.fail(err);
       return;
     }
     // Changing the password ended every session, this one too: log in again with it.
@@ -432,23 +435,18 @@ function History() {
 }
 
 function DeleteAccount() {
-  const { session } = useApp();
   const { signedOut } = useAuth();
   const me = useQuery(AuthService.method.getMe, {});
   const todos = useTodoList();
   const remove = useMutation(AuthService.method.deleteAccount);
   const [step, setStep] = useState<"password" | "confirm">("password");
   const [password, setPassword] = useState("");
-  const problem = useFormProblem();
+  const problem = useFormProblem("delete-error", { password: "delete-password" });
 
   const toConfirm = (e: FormEvent) => {
     e.preventDefault();
     problem.reset();
-    if (!password) {
-      problem.setFields({ password: "Enter your password." });
-      focusById("delete-password");
-      return;
-    }
+    if (problem.check({ password: password ? undefined : "Enter your password." })) return;
     setStep("confirm");
     focusById("delete-confirm-text");
   };
@@ -461,10 +459,7 @@ function DeleteAccount() {
     try {
       await remove.mutateAsync({ password });
     } catch (err) {
-      const p = await describeAuthFailure(session, err);
-      if (p.sessionEnded) return;
-      setStep("password");
-      problem.show(p, ["password"], "delete-error", { password: "delete-password" });
+      if (await problem.fail(err)) setStep("password");
       return;
     }
     clearAllDrafts();
