@@ -22,21 +22,29 @@ interface FieldBase {
   counter?: ReactNode;
 }
 
+type ControlAria = { id: string; "aria-invalid": true | undefined; "aria-describedby": string | undefined };
+type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, "id">;
+type TextAreaProps = Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "id">;
+
 /** The label, hint, counter and error around one control, and the aria attributes that tie them to it. */
-function FieldFrame({
+function FieldFrame<P>({
   id,
   label,
   hint,
   error,
   counter,
   control,
-}: FieldBase & {
-  control: (aria: {
-    id: string;
-    "aria-invalid": true | undefined;
-    "aria-describedby": string | undefined;
-  }) => ReactNode;
-}) {
+  ...rest
+}: FieldBase & P & { control: (props: P & ControlAria) => ReactNode }) {
+  const aria: ControlAria = {
+    id,
+    "aria-invalid": error ? true : undefined,
+    "aria-describedby": describedBy(
+      error && `${id}-error`,
+      hint ? `${id}-hint` : undefined,
+      counter !== undefined && `${id}-count`,
+    ),
+  };
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
@@ -45,15 +53,7 @@ function FieldFrame({
           {hint}
         </p>
       )}
-      {control({
-        id,
-        "aria-invalid": error ? true : undefined,
-        "aria-describedby": describedBy(
-          error && `${id}-error`,
-          hint ? `${id}-hint` : undefined,
-          counter !== undefined && `${id}-count`,
-        ),
-      })}
+      {control({ ...aria, ...(rest as P) })}
       {counter !== undefined && (
         <p id={`${id}-count`} className="hint counter">
           {counter}
@@ -68,44 +68,12 @@ function FieldFrame({
   );
 }
 
-export function Field({
-  id,
-  label,
-  hint,
-  error,
-  counter,
-  ...input
-}: FieldBase & Omit<InputHTMLAttributes<HTMLInputElement>, "id">) {
-  return (
-    <FieldFrame
-      id={id}
-      label={label}
-      hint={hint}
-      error={error}
-      counter={counter}
-      control={(aria) => <input {...aria} {...input} />}
-    />
-  );
+export function Field(props: FieldBase & InputProps) {
+  return <FieldFrame<InputProps> {...props} control={(p) => <input {...p} />} />;
 }
 
-export function TextAreaField({
-  id,
-  label,
-  hint,
-  error,
-  counter,
-  ...input
-}: FieldBase & Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "id">) {
-  return (
-    <FieldFrame
-      id={id}
-      label={label}
-      hint={hint}
-      error={error}
-      counter={counter}
-      control={(aria) => <textarea {...aria} {...input} />}
-    />
-  );
+export function TextAreaField(props: FieldBase & TextAreaProps) {
+  return <FieldFrame<TextAreaProps> {...props} control={(p) => <textarea {...p} />} />;
 }
 
 /** A message about the whole form (not one field), focusable so focus can go to it. */

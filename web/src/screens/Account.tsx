@@ -6,7 +6,7 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useInfiniteQuery, useMutation, useQuery } from "@connectrpc/connect-query";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, type ReactNode, useState } from "react";
 import { useAnnounce } from "../app/announce";
 import { useApp, useAuth } from "../app/context";
 import { clearAllDrafts } from "../app/drafts";
@@ -65,6 +65,49 @@ function useFormProblem<F extends string>(formErrorId: string, fieldIds: Record<
       return true;
     },
   };
+}
+
+/**
+ * A card holding one of the account forms: its heading, the fields, the form's message,
+ * the submit button ("Saving…" while pending) and, once done, a notice that can take focus.
+ * Its ids all start with `name`: name-heading, name-form, name-error, name-done.
+ */
+function FormCard({
+  name,
+  heading,
+  action,
+  pending,
+  problem,
+  done,
+  onSubmit,
+  children,
+}: {
+  name: string;
+  heading: string;
+  action: string;
+  pending: boolean;
+  problem: { message: string | null; locked: boolean };
+  done: ReactNode;
+  onSubmit: (e: FormEvent) => void;
+  children: ReactNode;
+}) {
+  return (
+    <section className="card" aria-labelledby={`${name}-heading`}>
+      <h2 id={`${name}-heading`}>{heading}</h2>
+      <form noValidate onSubmit={onSubmit} id={`${name}-form`}>
+        {children}
+        <FormError id={`${name}-error`}>{problem.message}</FormError>
+        <button type="submit" aria-disabled={pending || problem.locked || undefined}>
+          {pending ? "Saving…" : action}
+        </button>
+      </form>
+      {done && (
+        <p id={`${name}-done`} tabIndex={-1} className="notice notice-success">
+          {done}
+        </p>
+      )}
+    </section>
+  );
 }
 
 export function Account() {
@@ -181,39 +224,35 @@ function ChangeEmail() {
   };
 
   return (
-    <section className="card" aria-labelledby="email-heading">
-      <h2 id="email-heading">Change your email address</h2>
-      <form noValidate onSubmit={submit} id="email-form">
-        <Field
-          id={ids.new_email}
-          label="New email address"
-          type="email"
-          autoComplete="email"
-          value={email}
-          error={problem.fields.new_email}
-          onChange={(e) => setEmail(e.target.value)}
-        />
-        <Field
-          id={ids.password}
-          label="Your password"
-          type="password"
-          autoComplete="current-password"
-          hint="To make sure it's you."
-          value={password}
-          error={problem.fields.password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-        <FormError id="email-error">{problem.message}</FormError>
-        <button type="submit" aria-disabled={change.isPending || problem.locked || undefined}>
-          {change.isPending ? "Saving…" : "Change email address"}
-        </button>
-      </form>
-      {done && (
-        <p id="email-done" tabIndex={-1} className="notice notice-success">
-          {done}
-        </p>
-      )}
-    </section>
+    <FormCard
+      name="email"
+      heading="Change your email address"
+      action="Change email address"
+      pending={change.isPending}
+      problem={problem}
+      done={done}
+      onSubmit={submit}
+    >
+      <Field
+        id={ids.new_email}
+        label="New email address"
+        type="email"
+        autoComplete="email"
+        value={email}
+        error={problem.fields.new_email}
+        onChange={(e) => setEmail(e.target.value)}
+      />
+      <Field
+        id={ids.password}
+        label="Your password"
+        type="password"
+        autoComplete="current-password"
+        hint="To make sure it's you."
+        value={password}
+        error={problem.fields.password}
+        onChange={(e) => setPassword(e.target.value)}
+      />
+    </FormCard>
   );
 }
 
@@ -262,40 +301,36 @@ function ChangePassword() {
   };
 
   return (
-    <section className="card" aria-labelledby="password-heading">
-      <h2 id="password-heading">Change your password</h2>
-      <form noValidate onSubmit={submit} id="password-form">
-        <input type="text" hidden readOnly autoComplete="username" value={me.data?.username ?? ""} />
-        <Field
-          id={ids.current_password}
-          label="Current password"
-          type="password"
-          autoComplete="current-password"
-          value={current}
-          error={problem.fields.current_password}
-          onChange={(e) => setCurrent(e.target.value)}
-        />
-        <Field
-          id={ids.new_password}
-          label="New password"
-          type="password"
-          autoComplete="new-password"
-          hint="At least 8 characters. Every other device will be logged out."
-          value={next}
-          error={problem.fields.new_password}
-          onChange={(e) => setNext(e.target.value)}
-        />
-        <FormError id="password-error">{problem.message}</FormError>
-        <button type="submit" aria-disabled={change.isPending || problem.locked || undefined}>
-          {change.isPending ? "Saving…" : "Change password"}
-        </button>
-      </form>
-      {done && (
-        <p id="password-done" tabIndex={-1} className="notice notice-success">
-          Your password is changed. Every other device has been logged out.
-        </p>
-      )}
-    </section>
+    <FormCard
+      name="password"
+      heading="Change your password"
+      action="Change password"
+      pending={change.isPending}
+      problem={problem}
+      done={done && "Your password is changed. Every other device has been logged out."}
+      onSubmit={submit}
+    >
+      <input type="text" hidden readOnly autoComplete="username" value={me.data?.username ?? ""} />
+      <Field
+        id={ids.current_password}
+        label="Current password"
+        type="password"
+        autoComplete="current-password"
+        value={current}
+        error={problem.fields.current_password}
+        onChange={(e) => setCurrent(e.target.value)}
+      />
+      <Field
+        id={ids.new_password}
+        label="New password"
+        type="password"
+        autoComplete="new-password"
+        hint="At least 8 characters. Every other device will be logged out."
+        value={next}
+        error={problem.fields.new_password}
+        onChange={(e) => setNext(e.target.value)}
+      />
+    </FormCard>
   );
 }
 
