@@ -2,8 +2,8 @@
 // system setting, emulated), and no sideways scrolling at 320 px.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launchBrowser, startStack } from "./harness.mjs";
+import { test } from "node:test";
+import { sharedStack } from "./harness.mjs";
 import {
   addTodo,
   assertAxeClean,
@@ -18,18 +18,7 @@ import {
   VIEWPORTS,
 } from "./helpers.mjs";
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ name: "a11y", accessTokenTtl: "15m", config: { pageSize: 3, undoMs: 60_000 } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const shared = sharedStack({ name: "a11y", accessTokenTtl: "15m", config: { pageSize: 3, undoMs: 60_000 } });
 
 /** Scans the page as it is now in both themes, at 375 px, and checks 320 px for sideways scroll. */
 async function check(page, label) {
@@ -54,7 +43,7 @@ async function check(page, label) {
 }
 
 test("the dark theme follows the system setting", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl, { colorScheme: "dark" });
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl, { colorScheme: "dark" });
   try {
     await atScreen(page, "Log in");
     const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
@@ -70,7 +59,7 @@ test("the dark theme follows the system setting", async () => {
 });
 
 test("log in, register, forgot password, reset and verify links, not found: no violations", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     await atScreen(page, "Log in");
     await check(page, "log in");
@@ -89,7 +78,7 @@ test("log in, register, forgot password, reset and verify links, not found: no v
     await page.locator("#register-username-error").waitFor();
     await check(page, "register with field errors");
 
-    await page.goto(`${stack.pageUrl}forgot-password`);
+    await page.goto(`${shared.stack.pageUrl}forgot-password`);
     await atScreen(page, "Forgot your password?");
     await check(page, "forgot password");
     await page.getByLabel("Email address").fill("someone@example.com");
@@ -97,7 +86,7 @@ test("log in, register, forgot password, reset and verify links, not found: no v
     await atScreen(page, "Check your email");
     await check(page, "forgot password, sent");
 
-    await page.goto(`${stack.pageUrl}reset-password?token=not-a-real-token`);
+    await page.goto(`${shared.stack.pageUrl}reset-password?token=not-a-real-token`);
     await atScreen(page, "Set a new password");
     await check(page, "reset password");
     await page.getByLabel("New password").fill("a long enough password");
@@ -105,14 +94,14 @@ test("log in, register, forgot password, reset and verify links, not found: no v
     await page.locator("#reset-error").waitFor();
     await check(page, "reset password, bad link");
 
-    await page.goto(`${stack.pageUrl}verify-email?token=not-a-real-token`);
+    await page.goto(`${shared.stack.pageUrl}verify-email?token=not-a-real-token`);
     await atScreen(page, "We couldn't confirm your email address");
     await check(page, "verify email, bad link");
-    await page.goto(`${stack.pageUrl}verify-email`);
+    await page.goto(`${shared.stack.pageUrl}verify-email`);
     await atScreen(page, "Confirm your email address");
     await check(page, "verify email, no token");
 
-    await page.goto(`${stack.pageUrl}no-such-page`);
+    await page.goto(`${shared.stack.pageUrl}no-such-page`);
     await atScreen(page, "Page not found");
     await check(page, "not found");
   } finally {
@@ -121,7 +110,7 @@ test("log in, register, forgot password, reset and verify links, not found: no v
 });
 
 test("the list in its states: items, a long title, editing, a deleted row, clear completed, pages, a problem", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     await register(page, uniqueName("axe"), { email: "axe@example.com" });
     await check(page, "empty list with the welcome notice");
@@ -164,7 +153,7 @@ test("the list in its states: items, a long title, editing, a deleted row, clear
 });
 
 test("the account page, the delete confirmation, and the screen for services that do not answer", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     await register(page, uniqueName("axeacct"), { email: "axeacct@example.com" });
     await page.getByRole("link", { name: "Account" }).click();
@@ -180,7 +169,7 @@ test("the account page, the delete confirmation, and the screen for services tha
   } finally {
     await context.close();
   }
-  const other = await openPage(browser, stack.otherOriginUrl);
+  const other = await openPage(shared.browser, shared.stack.otherOriginUrl);
   try {
     await atScreen(other.page, "Can't check your session");
     await check(other.page, "services not answering");
@@ -206,7 +195,7 @@ function ratio(a, b) {
 }
 
 test("as rendered: the selected filter under the pointer, and input borders, keep their contrast", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     await register(page, uniqueName("hover"));
     for (const colorScheme of ["light", "dark"]) {

@@ -4,8 +4,8 @@
 // account, the login lock-out, and registration errors on their fields.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launchBrowser, startStack, waitForMailLink } from "./harness.mjs";
+import { test } from "node:test";
+import { sharedStack, waitForMailLink } from "./harness.mjs";
 import {
   addTodo,
   announcements,
@@ -22,18 +22,7 @@ import {
   uniqueName,
 } from "./helpers.mjs";
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ name: "account", accessTokenTtl: "15m" });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const shared = sharedStack({ name: "account", accessTokenTtl: "15m" });
 
 const goToAccount = async (page) => {
   await page.getByRole("link", { name: "Account" }).click();
@@ -50,7 +39,7 @@ async function fieldError(page, label) {
 }
 
 test("register with an email, confirm it from the mailed link; the link works once", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("vera");
     const email = `${username}@example.com`;
@@ -59,8 +48,8 @@ test("register with an email, confirm it from the mailed link; the link works on
     await goToAccount(page);
     assert.match(await page.getByTestId("account-email").textContent(), /Not confirmed yet/);
 
-    const link = await waitForMailLink(stack.mailDir, email, /Verify your email/);
-    assert.ok(link.startsWith(`${stack.pageOrigin}/verify-email?token=`), link);
+    const link = await waitForMailLink(shared.stack.mailDir, email, /Verify your email/);
+    assert.ok(link.startsWith(`${shared.stack.pageOrigin}/verify-email?token=`), link);
     await page.goto(link);
     await atScreen(page, "Email address confirmed");
     assert.doesNotMatch(page.url(), /token=/, "the token is taken out of the address");
@@ -81,7 +70,7 @@ test("register with an email, confirm it from the mailed link; the link works on
 });
 
 test("change the email address (password checked), resend the confirmation, confirm the newest link", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("walt");
     await register(page, username);
@@ -101,13 +90,13 @@ test("change the email address (password checked), resend the confirmation, conf
     await eventually(async () =>
       assert.match(await page.getByTestId("account-email").textContent(), /Not confirmed yet/),
     );
-    await waitForMailLink(stack.mailDir, email, /Verify your email/);
+    await waitForMailLink(shared.stack.mailDir, email, /Verify your email/);
 
     await page.getByRole("button", { name: "Send a new confirmation link" }).click();
     await eventually(async () =>
       assert.equal(await page.locator("#resend-status").textContent(), `We sent a new link to ${email}.`),
     );
-    const newest = await waitForMailLink(stack.mailDir, email, /Verify your email/, { after: 1 });
+    const newest = await waitForMailLink(shared.stack.mailDir, email, /Verify your email/, { after: 1 });
     await page.goto(newest);
     await atScreen(page, "Email address confirmed");
   } finally {
@@ -116,8 +105,8 @@ test("change the email address (password checked), resend the confirmation, conf
 });
 
 test("forgot password: the mailed link sets a new one, ends every session, and works once", async () => {
-  const owner = await openPage(browser, stack.pageUrl);
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const owner = await openPage(shared.browser, shared.stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("xena");
     const email = `${username}@example.org`;
@@ -133,8 +122,8 @@ test("forgot password: the mailed link sets a new one, ends every session, and w
     await atScreen(page, "Check your email");
     await assertFocus(page, "main-heading", "focus on the result");
 
-    const link = await waitForMailLink(stack.mailDir, email, /Reset your password/);
-    assert.ok(link.startsWith(`${stack.pageOrigin}/reset-password?token=`), link);
+    const link = await waitForMailLink(shared.stack.mailDir, email, /Reset your password/);
+    assert.ok(link.startsWith(`${shared.stack.pageOrigin}/reset-password?token=`), link);
     await page.goto(link);
     await atScreen(page, "Set a new password");
     assert.doesNotMatch(page.url(), /token=/);
@@ -155,7 +144,7 @@ test("forgot password: the mailed link sets a new one, ends every session, and w
     await atScreen(owner.page, "Log in");
 
     // The link works once.
-    const again = await openPage(browser, link);
+    const again = await openPage(shared.browser, link);
     try {
       await atScreen(again.page, "Set a new password");
       await again.page.getByLabel("New password").fill("yet another passphrase");
@@ -177,8 +166,8 @@ test("forgot password: the mailed link sets a new one, ends every session, and w
 });
 
 test("change the password: this device stays logged in, the others are logged out", async () => {
-  const a = await openPage(browser, stack.pageUrl);
-  const b = await openPage(browser, stack.pageUrl);
+  const a = await openPage(shared.browser, shared.stack.pageUrl);
+  const b = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("yuri");
     await register(a.page, username);
@@ -216,15 +205,15 @@ test("change the password: this device stays logged in, the others are logged ou
 });
 
 test("sessions: this device is marked, another can be ended; the security history shows what happened", async () => {
-  const a = await openPage(browser, stack.pageUrl);
-  const b = await openPage(browser, stack.pageUrl);
+  const a = await openPage(shared.browser, shared.stack.pageUrl);
+  const b = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("zoe");
     await register(a.page, username);
     await logIn(b.page, username);
     await signedInAs(b.page, username);
     // Enough history for more than one page of it (10 a page): logins from elsewhere.
-    for (let i = 0; i < 10; i++) await apiLogin(stack, username, PASSWORD, { "user-agent": "grpc-node-js/1.0" });
+    for (let i = 0; i < 10; i++) await apiLogin(shared.stack, username, PASSWORD, { "user-agent": "grpc-node-js/1.0" });
 
     const page = a.page;
     await goToAccount(page);
@@ -260,7 +249,7 @@ test("sessions: this device is marked, another can be ended; the security histor
 });
 
 test("delete the account: the password first, then a clear confirmation", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("ada");
     await register(page, username);
@@ -307,7 +296,7 @@ test("delete the account: the password first, then a clear confirmation", async 
 });
 
 test("a lock-out counts down from the server's RetryInfo, with the button disabled until it ends", async () => {
-  const { context, page, calls } = await openPage(browser, stack.pageUrl);
+  const { context, page, calls } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("lock");
     // The stack allows 3 failures and locks for 4 s; a name with no account is
@@ -350,7 +339,7 @@ test("a lock-out counts down from the server's RetryInfo, with the button disabl
 });
 
 test("registration errors are on their own fields, with focus there", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const taken = uniqueName("taken");
     await register(page, taken);

@@ -27,6 +27,7 @@ import { createServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, resolve } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { grpcWebCall } from "./grpcweb.mjs";
@@ -338,4 +339,22 @@ export async function launchBrowser() {
       "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
     ],
   });
+}
+
+/**
+ * One stack (startStack's options) and one browser for a whole test file: started
+ * before its first test and stopped after its last. Read them as `.stack` and
+ * `.browser` inside the tests.
+ */
+export function sharedStack(options) {
+  const shared = { stack: undefined, browser: undefined };
+  before(async () => {
+    shared.stack = await startStack(options);
+    shared.browser = await launchBrowser();
+  });
+  after(async () => {
+    await shared.browser?.close();
+    await shared.stack?.stop();
+  });
+  return shared;
 }

@@ -2,8 +2,8 @@
 // checking after each action where focus went: never <body>.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launchBrowser, startStack } from "./harness.mjs";
+import { test } from "node:test";
+import { sharedStack } from "./harness.mjs";
 import {
   assertFocus,
   eventually,
@@ -16,18 +16,7 @@ import {
   uniqueName,
 } from "./helpers.mjs";
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ name: "keyboard", accessTokenTtl: "15m", config: { pageSize: 5, undoMs: 2500 } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const shared = sharedStack({ name: "keyboard", accessTokenTtl: "15m", config: { pageSize: 5, undoMs: 2500 } });
 
 /**
  * Presses Tab (or Shift+Tab) until the focused element's id or accessible name
@@ -49,7 +38,7 @@ async function notOnBody(page, after) {
 }
 
 test("keyboard only: register, add, tick, edit, cancel, delete and undo, filter, page, log out and in", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     await page.locator("h1").waitFor();
     // The first Tab reaches the skip link, which moves focus into the main content.
@@ -147,7 +136,7 @@ test("keyboard only: register, add, tick, edit, cancel, delete and undo, filter,
 });
 
 test("keyboard only: the account page, ending the session on this device, and clear completed", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("keys2");
     await page.getByRole("link", { name: "Create one" }).click();

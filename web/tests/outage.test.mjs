@@ -4,8 +4,8 @@
 // once per cause, roll back what it showed, keep what was typed, and retry.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launchBrowser, startStack } from "./harness.mjs";
+import { test } from "node:test";
+import { sharedStack } from "./harness.mjs";
 import {
   addTodo,
   assertFocus,
@@ -19,30 +19,19 @@ import {
   uniqueName,
 } from "./helpers.mjs";
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ split: true, name: "outage", accessTokenTtl: "15m" });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const shared = sharedStack({ split: true, name: "outage", accessTokenTtl: "15m" });
 
 const problems = (page) => page.locator(".notice-problem");
 
 test("the todo-service stopped: one message that names it, changes rolled back, a retry that works", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("olga");
     await register(page, username);
     await addTodo(page, "Alpha");
     await addTodo(page, "Beta");
 
-    await stack.stopService("todo");
+    await shared.stack.stopService("todo");
     try {
       // A tick shows at once, then is taken back when the service does not answer.
       await page.getByRole("checkbox", { name: "Alpha" }).check();
@@ -81,7 +70,7 @@ test("the todo-service stopped: one message that names it, changes rolled back, 
       await atScreen(page, "Your todos");
       assert.equal(await problems(page).count(), 1, "still one message");
     } finally {
-      await stack.startService("todo");
+      await shared.stack.startService("todo");
     }
 
     // Back up: "Try again" sends what was not saved.
@@ -105,13 +94,13 @@ test("the todo-service stopped: one message that names it, changes rolled back, 
 });
 
 test("the auth-service down at reload is said as such, not shown as being logged out", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("otto");
     await register(page, username);
     await addTodo(page, "Still mine");
 
-    await stack.stopService("auth");
+    await shared.stack.stopService("auth");
     try {
       await page.reload();
       await atScreen(page, "Can't check your session");
@@ -120,7 +109,7 @@ test("the auth-service down at reload is said as such, not shown as being logged
       assert.match(text, /You may still be logged in/);
       assert.equal(await page.locator("#login-form").count(), 0, "not the login screen");
     } finally {
-      await stack.startService("auth");
+      await shared.stack.startService("auth");
     }
     await page.getByRole("button", { name: "Try again now" }).click();
     await signedInAs(page, username);

@@ -3,9 +3,9 @@
 // (with the typed text kept), and an origin the services do not allow.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { decode, parseFrames } from "./grpcweb.mjs";
-import { launchBrowser, startStack } from "./harness.mjs";
+import { sharedStack } from "./harness.mjs";
 import {
   addTodo,
   announcements,
@@ -31,18 +31,7 @@ import {
 const TTL_SECONDS = 5;
 const REFUSED_AFTER_MS = (TTL_SECONDS + 10 + 2) * 1000;
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ accessTokenTtl: `${TTL_SECONDS}s`, name: "session" });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const shared = sharedStack({ accessTokenTtl: `${TTL_SECONDS}s`, name: "session" });
 
 const isCall = (method) => (res) => res.url().endsWith(`/auth.v1.AuthService/${method}`);
 
@@ -53,7 +42,7 @@ async function tokenPair(response) {
 }
 
 test("the session: cookie and memory only, log out, wrong password, log in again", async () => {
-  const { context, page, calls, consoleErrors } = await openPage(browser, stack.pageUrl);
+  const { context, page, calls, consoleErrors } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     // Nobody is signed in: the start-up Refresh finds no cookie, the login screen shows.
     await atScreen(page, "Log in");
@@ -68,7 +57,7 @@ test("the session: cookie and memory only, log out, wrong password, log in again
     const pair = await tokenPair(await loginResponse);
     assert.match(pair.accessToken, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/, "Login returned an access token");
     assert.equal(pair.refreshToken, "", "Login over gRPC-Web returns no refresh token in the body");
-    const cookies = await context.cookies(`${stack.authUrl}/auth.v1.AuthService/Refresh`);
+    const cookies = await context.cookies(`${shared.stack.authUrl}/auth.v1.AuthService/Refresh`);
     const cookie = cookies.find((c) => c.name === "__Secure-refresh_token");
     assert.ok(cookie, `the __Secure-refresh_token cookie is stored (cookies: ${JSON.stringify(cookies)})`);
     assert.equal(cookie.httpOnly, true);
@@ -92,7 +81,7 @@ test("the session: cookie and memory only, log out, wrong password, log in again
     await atScreen(page, "Log in");
     assert.equal(await page.locator("#auth-notice").textContent(), "You have logged out.");
     await assertFocus(page, "main-heading", "after logging out");
-    const left = (await context.cookies(`${stack.authUrl}/auth.v1.AuthService/Refresh`)).filter(
+    const left = (await context.cookies(`${shared.stack.authUrl}/auth.v1.AuthService/Refresh`)).filter(
       (c) => c.name === "__Secure-refresh_token" && c.value !== "",
     );
     assert.deepEqual(left, [], "Logout cleared the refresh cookie");
@@ -122,8 +111,8 @@ test("the session: cookie and memory only, log out, wrong password, log in again
 });
 
 test("two users in two browser contexts do not see each other's todos", async () => {
-  const bob = await openPage(browser, stack.pageUrl);
-  const carol = await openPage(browser, stack.pageUrl);
+  const bob = await openPage(shared.browser, shared.stack.pageUrl);
+  const carol = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const bobName = uniqueName("bob");
     const carolName = uniqueName("carol");
@@ -144,7 +133,7 @@ test("two users in two browser contexts do not see each other's todos", async ()
 });
 
 test("a reload keeps the session through the cookie; a new context has none", async () => {
-  const { context, page, calls } = await openPage(browser, stack.pageUrl);
+  const { context, page, calls } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("dave");
     await register(page, username);
@@ -172,7 +161,7 @@ test("a reload keeps the session through the cookie; a new context has none", as
       await signedInAs(page, username);
     }
 
-    const other = await openPage(browser, stack.pageUrl);
+    const other = await openPage(shared.browser, shared.stack.pageUrl);
     try {
       await atScreen(other.page, "Log in");
     } finally {
@@ -184,7 +173,7 @@ test("a reload keeps the session through the cookie; a new context has none", as
 });
 
 test("tabs of one browser share the session: simultaneous refreshes, log out in one tab", async () => {
-  const first = await openPage(browser, stack.pageUrl);
+  const first = await openPage(shared.browser, shared.stack.pageUrl);
   const { context } = first;
   try {
     const username = uniqueName("tabs");
@@ -199,7 +188,7 @@ test("tabs of one browser share the session: simultaneous refreshes, log out in 
     for (const p of [second, third]) {
       p.on("response", (r) => isCall("Refresh")(r) && refreshes.push(r.headerValue("grpc-status")));
     }
-    await Promise.all([second.goto(stack.pageUrl), third.goto(stack.pageUrl)]);
+    await Promise.all([second.goto(shared.stack.pageUrl), third.goto(shared.stack.pageUrl)]);
     for (const p of [second, third]) {
       await signedInAs(p, username);
       assert.deepEqual(await titles(p), ["Shared by the tabs"]);
@@ -227,8 +216,8 @@ test("an expired access token is refreshed without the person noticing", async (
   // Page A: the page's clock sees the expiry and refreshes before the call.
   // Page B: the page's clock is frozen at log-in, so it believes its token is still
   // fresh; the server refuses it and the page refreshes and retries the call.
-  const a = await openPage(browser, stack.pageUrl);
-  const b = await openPage(browser, stack.pageUrl);
+  const a = await openPage(shared.browser, shared.stack.pageUrl);
+  const b = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     await register(a.page, uniqueName("erin"));
     await addTodo(a.page, "Erin's todo");
@@ -269,7 +258,7 @@ test("an expired access token is refreshed without the person noticing", async (
 });
 
 test("a session ended elsewhere returns to the login screen, and what was typed is still there after", async () => {
-  const { context, page } = await openPage(browser, stack.pageUrl);
+  const { context, page } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("gina");
     await register(page, username);
@@ -277,7 +266,7 @@ test("a session ended elsewhere returns to the login screen, and what was typed 
     // Half-typed: a new todo, and an edit of the existing one.
     await page.getByLabel("Title", { exact: true }).fill("Typed before the end");
     await page.getByLabel("Details (optional)").fill("and its details");
-    await apiLogoutAll(stack, username);
+    await apiLogoutAll(shared.stack, username);
 
     // Once the access token has run out, the next action finds the session gone.
     await new Promise((r) => setTimeout(r, REFUSED_AFTER_MS));
@@ -314,7 +303,7 @@ test("a session ended elsewhere returns to the login screen, and what was typed 
 
 test("a page on a disallowed origin cannot call the services, and says so", async () => {
   const preflight = async (origin) =>
-    fetch(`${stack.todoDirect}/todo.v1.TodoService/ListTodos`, {
+    fetch(`${shared.stack.todoDirect}/todo.v1.TodoService/ListTodos`, {
       method: "OPTIONS",
       headers: {
         origin,
@@ -322,18 +311,18 @@ test("a page on a disallowed origin cannot call the services, and says so", asyn
         "access-control-request-headers": "authorization,content-type,x-grpc-web,x-user-agent",
       },
     });
-  const allowed = await preflight(stack.pageOrigin);
-  assert.equal(allowed.headers.get("access-control-allow-origin"), stack.pageOrigin);
+  const allowed = await preflight(shared.stack.pageOrigin);
+  assert.equal(allowed.headers.get("access-control-allow-origin"), shared.stack.pageOrigin);
   assert.equal(allowed.headers.get("access-control-allow-credentials"), "true");
-  const other = new URL(stack.otherOriginUrl).origin;
+  const other = new URL(shared.stack.otherOriginUrl).origin;
   const refused = await preflight(other);
   assert.equal(refused.headers.get("access-control-allow-origin"), null);
 
   const username = uniqueName("henry");
-  const token = await apiUser(stack, username);
-  await apiCreateTodo(stack, token, "Henry's todo");
+  const token = await apiUser(shared.stack, username);
+  await apiCreateTodo(shared.stack, token, "Henry's todo");
 
-  const { context, page, calls } = await openPage(browser, stack.otherOriginUrl);
+  const { context, page, calls } = await openPage(shared.browser, shared.stack.otherOriginUrl);
   try {
     // Neither service answers this origin: not shown as being logged out.
     await atScreen(page, "Can't check your session");

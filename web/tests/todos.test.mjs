@@ -3,8 +3,8 @@
 // and input errors in words, tied to their fields, with focus where it should be.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launchBrowser, startStack } from "./harness.mjs";
+import { test } from "node:test";
+import { sharedStack } from "./harness.mjs";
 import {
   addTodo,
   announcements,
@@ -20,29 +20,18 @@ import {
 } from "./helpers.mjs";
 
 const UNDO_MS = 2500;
-let stack;
-let browser;
-
-before(async () => {
-  // Pages of 5 on screen; the list is read 4 at a time, so 7 todos take two calls.
-  stack = await startStack({
-    name: "todos",
-    accessTokenTtl: "15m",
-    config: { pageSize: 5, fetchPageSize: 4, undoMs: UNDO_MS },
-  });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
+// Pages of 5 on screen; the list is read 4 at a time, so 7 todos take two calls.
+const shared = sharedStack({
+  name: "todos",
+  accessTokenTtl: "15m",
+  config: { pageSize: 5, fetchPageSize: 4, undoMs: UNDO_MS },
 });
 
 const summary = (page) => page.locator("#list-summary").textContent();
 const listHeading = (page) => page.locator("#list-heading").textContent();
 
 test("paging and filters live in the URL; counts of what is left; ticks show at once", async () => {
-  const { context, page, calls } = await openPage(browser, stack.pageUrl);
+  const { context, page, calls } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     const username = uniqueName("paula");
     await register(page, username);
@@ -124,7 +113,7 @@ test("paging and filters live in the URL; counts of what is left; ticks show at 
 });
 
 test("edit in place: save, cancel and Escape keep focus; errors are in words, on their field", async () => {
-  const { context, page, calls } = await openPage(browser, stack.pageUrl);
+  const { context, page, calls } = await openPage(shared.browser, shared.stack.pageUrl);
   try {
     await register(page, uniqueName("edie"));
     await addTodo(page, "Task A", "first details");
@@ -194,7 +183,7 @@ test("edit in place: save, cancel and Escape keep focus; errors are in words, on
 });
 
 test("delete and clear completed can be undone; the delete is sent when the undo window ends", async () => {
-  const { context, page, calls } = await openPage(browser, stack.pageUrl);
+  const { context, page, calls } = await openPage(shared.browser, shared.stack.pageUrl);
   const deletes = () => calls.filter((c) => c.method === "DeleteTodo").length;
   try {
     const username = uniqueName("dora");

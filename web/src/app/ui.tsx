@@ -22,14 +22,29 @@ interface FieldBase {
   counter?: ReactNode;
 }
 
-export function Field({
+type ControlAria = { id: string; "aria-invalid": true | undefined; "aria-describedby": string | undefined };
+type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, "id">;
+type TextAreaProps = Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "id">;
+
+/** The label, hint, counter and error around one control, and the aria attributes that tie them to it. */
+function FieldFrame<P>({
   id,
   label,
   hint,
   error,
   counter,
-  ...input
-}: FieldBase & Omit<InputHTMLAttributes<HTMLInputElement>, "id">) {
+  control,
+  ...rest
+}: FieldBase & P & { control: (props: P & ControlAria) => ReactNode }) {
+  const aria: ControlAria = {
+    id,
+    "aria-invalid": error ? true : undefined,
+    "aria-describedby": describedBy(
+      error && `${id}-error`,
+      hint ? `${id}-hint` : undefined,
+      counter !== undefined && `${id}-count`,
+    ),
+  };
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
@@ -38,16 +53,7 @@ export function Field({
           {hint}
         </p>
       )}
-      <input
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(
-          error && `${id}-error`,
-          hint ? `${id}-hint` : undefined,
-          counter !== undefined && `${id}-count`,
-        )}
-        {...input}
-      />
+      {control({ ...aria, ...(rest as P) })}
       {counter !== undefined && (
         <p id={`${id}-count`} className="hint counter">
           {counter}
@@ -62,44 +68,12 @@ export function Field({
   );
 }
 
-export function TextAreaField({
-  id,
-  label,
-  hint,
-  error,
-  counter,
-  ...input
-}: FieldBase & Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "id">) {
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      {hint && (
-        <p id={`${id}-hint`} className="hint">
-          {hint}
-        </p>
-      )}
-      <textarea
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(
-          error && `${id}-error`,
-          hint ? `${id}-hint` : undefined,
-          counter !== undefined && `${id}-count`,
-        )}
-        {...input}
-      />
-      {counter !== undefined && (
-        <p id={`${id}-count`} className="hint counter">
-          {counter}
-        </p>
-      )}
-      {error && (
-        <p id={`${id}-error`} className="error">
-          {error}
-        </p>
-      )}
-    </div>
-  );
+export function Field(props: FieldBase & InputProps) {
+  return <FieldFrame<InputProps> {...props} control={(p) => <input {...p} />} />;
+}
+
+export function TextAreaField(props: FieldBase & TextAreaProps) {
+  return <FieldFrame<TextAreaProps> {...props} control={(p) => <textarea {...p} />} />;
 }
 
 /** A message about the whole form (not one field), focusable so focus can go to it. */

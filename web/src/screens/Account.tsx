@@ -6,7 +6,7 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useInfiniteQuery, useMutation, useQuery } from "@connectrpc/connect-query";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, type ReactNode, useState } from "react";
 import { useAnnounce } from "../app/announce";
 import { useApp, useAuth } from "../app/context";
 import { clearAllDrafts } from "../app/drafts";
@@ -15,20 +15,33 @@ import { useNotices } from "../app/notices";
 import { useTodoList } from "../app/todos";
 import { Field, FormError, ScreenHeading, useSecondsLeft } from "../app/ui";
 import { AuthService, type Session as AuthSession } from "../gen/auth/v1/auth_pb";
-import { formatWait, type Problem } from "../lib/errors";
+import { formatWait } from "../lib/errors";
 import { describeDevice, describeEvent, formatDateTime, isWarning } from "../lib/format";
 import { emailProblem, newPasswordProblem } from "../lib/validate";
 import { describeAuthFailure } from "./Auth";
 
 const when = (t: Timestamp | undefined) => (t ? formatDateTime(timestampDate(t)) : "");
 
-/** A form's failure: field errors by field, or one message (with a lock-out countdown). */
-function useFormProblem() {
-  const [fields, setFields] = useState<Record<string, string>>({});
+/**
+ * A form's failure: field errors by field, or one message (with a lock-out countdown).
+ * `fieldIds` maps each field to its input's id, in the order focus looks for the first in error.
+ */
+function useFormProblem<F extends string>(formErrorId: string, fieldIds: Record<F, string>) {
+  const { session } = useApp();
+  const [fields, setFields] = useState<Partial<Record<F, string>>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [lockedUntil, setLockedUntil] = useState<number | null>(null);
   const left = useSecondsLeft(lockedUntil);
   const locked = lockedUntil !== null && left > 0;
+  const order = Object.keys(fieldIds) as F[];
+  /** Shows the field errors and focuses the first; false when there are none. */
+  const check = (found: Partial<Record<F, string>>) => {
+    const first = order.find((f) => found[f]);
+    if (!first) return false;
+    setFields(found);
+    focusById(fieldIds[first]);
+    return true;
+  };
   return {
     fields,
     message: locked ? `Too many attempts. Try again in ${formatWait(left)}.` : message,
@@ -37,21 +50,64 @@ function useFormProblem() {
       setFields({});
       setMessage(null);
     },
-    setFields,
-    show(problem: Problem, order: string[], formErrorId: string, fieldIds: Record<string, string>) {
-      const found: Record<string, string> = {};
+    check,
+    /** Describes a failed call and shows it; false when the session ended instead (nothing to show). */
+    async fail(err: unknown): Promise<boolean> {
+      const problem = await describeAuthFailure(session, err);
+      if (problem.sessionEnded) return false;
+      const found: Partial<Record<F, string>> = {};
       for (const f of order) if (problem.fields[f]) found[f] = problem.fields[f];
-      setFields(found);
-      const first = order.find((f) => found[f]);
-      if (first) {
-        focusById(fieldIds[first]);
-        return;
-      }
+      if (check(found)) return true;
+      setFields({});
       if (problem.retryAfterSeconds !== undefined) setLockedUntil(Date.now() + problem.retryAfterSeconds * 1000);
       setMessage(problem.message);
       focusById(formErrorId);
+      return true;
     },
   };
+}
+
+/**
+ * A card holding one of the account forms: its heading, the fields, the form's message,
+ * the submit button ("Saving…" while pending) and, once done, a notice that can take focus.
+ * Its ids all start with `name`: name-heading, name-form, name-error, name-done.
+ */
+function FormCard({
+  name,
+  heading,
+  action,
+  pending,
+  problem,
+  done,
+  onSubmit,
+  children,
+}: {
+  name: string;
+  heading: string;
+  action: string;
+  pending: boolean;
+  problem: { message: string | null; locked: boolean };
+  done: ReactNode;
+  onSubmit: (e: FormEvent) => void;
+  children: ReactNode;
+}) {
+  return (
+    <section className="card" aria-labelledby={`${name}-heading`}>
+      <h2 id={`${name}-heading`}>{heading}</h2>
+      <form noValidate onSubmit={onSubmit} id={`${name}-form`}>
+        {children}
+        <FormError id={`${name}-error`}>{problem.message}</FormError>
+        <button type="submit" aria-disabled={pending || problem.locked || undefined}>
+          {pending ? "Saving…" : action}
+        </button>
+      </form>
+      {done && (
+        <p id={`${name}-done`} tabIndex={-1} className="notice notice-success">
+          {done}
+        </p>
+      )}
+    </section>
+  );
 }
 
 export function Account() {
@@ -133,14 +189,14 @@ function Details() {
 }
 
 function ChangeEmail() {
-  const { session, queryClient } = useApp();
+  const { queryClient } = useApp();
   const change = useMutation(AuthService.method.changeEmail);
   const announce = useAnnounce();
   const [password, setPassword] = useState("");
   const [email, setEmail] = useState("");
   const [done, setDone] = useState<string | null>(null);
-  const problem = useFormProblem();
   const ids = { password: "email-password", new_email: "email-new" };
+  const problem = useFormProblem("email-error", ids);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -148,20 +204,15 @@ function ChangeEmail() {
     problem.reset();
     setDone(null);
     const address = email.trim();
-    const found: Record<string, string> = {};
+    const found: Partial<Record<keyof typeof ids, string>> = {};
     if (!password) found.password = "Enter your current password.";
     const bad = emailProblem(address, true);
     if (bad) found.new_email = bad;
-    if (Object.keys(found).length) {
-      problem.setFields(found);
-      focusById(found.password ? ids.password : ids.new_email);
-      return;
-    }
+    if (problem.check(found)) return;
     try {
       await change.mutateAsync({ password, newEmail: address });
     } catch (err) {
-      const p = await describeAuthFailure(session, err);
-      if (!p.sessionEnded) problem.show(p, ["password", "new_email"], "email-error", ids);
+      await problem.fail(err);
       return;
     }
     setPassword("");
@@ -173,39 +224,35 @@ function ChangeEmail() {
   };
 
   return (
-    <section className="card" aria-labelledby="email-heading">
-      <h2 id="email-heading">Change your email address</h2>
-      <form noValidate onSubmit={submit} id="email-form">
-        <Field
-          id={ids.new_email}
-          label="New email address"
-          type="email"
-          autoComplete="email"
-          value={email}
-          error={problem.fields.new_email}
-          onChange={(e) => setEmail(e.target.value)}
-        />
-        <Field
-          id={ids.password}
-          label="Your password"
-          type="password"
-          autoComplete="current-password"
-          hint="To make sure it's you."
-          value={password}
-          error={problem.fields.password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-        <FormError id="email-error">{problem.message}</FormError>
-        <button type="submit" aria-disabled={change.isPending || problem.locked || undefined}>
-          {change.isPending ? "Saving…" : "Change email address"}
-        </button>
-      </form>
-      {done && (
-        <p id="email-done" tabIndex={-1} className="notice notice-success">
-          {done}
-        </p>
-      )}
-    </section>
+    <FormCard
+      name="email"
+      heading="Change your email address"
+      action="Change email address"
+      pending={change.isPending}
+      problem={problem}
+      done={done}
+      onSubmit={submit}
+    >
+      <Field
+        id={ids.new_email}
+        label="New email address"
+        type="email"
+        autoComplete="email"
+        value={email}
+        error={problem.fields.new_email}
+        onChange={(e) => setEmail(e.target.value)}
+      />
+      <Field
+        id={ids.password}
+        label="Your password"
+        type="password"
+        autoComplete="current-password"
+        hint="To make sure it's you."
+        value={password}
+        error={problem.fields.password}
+        onChange={(e) => setPassword(e.target.value)}
+      />
+    </FormCard>
   );
 }
 
@@ -218,29 +265,24 @@ function ChangePassword() {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
   const [done, setDone] = useState(false);
-  const problem = useFormProblem();
   const ids = { current_password: "password-current", new_password: "password-new" };
+  const problem = useFormProblem("password-error", ids);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (change.isPending || problem.locked || !me.data) return;
     problem.reset();
     setDone(false);
-    const found: Record<string, string> = {};
+    const found: Partial<Record<keyof typeof ids, string>> = {};
     if (!current) found.current_password = "Enter your current password.";
     const bad = newPasswordProblem(next);
     if (bad) found.new_password = bad.replace(/^Password/, "New password");
     else if (next === current) found.new_password = "New password must differ from the current one.";
-    if (Object.keys(found).length) {
-      problem.setFields(found);
-      focusById(found.current_password ? ids.current_password : ids.new_password);
-      return;
-    }
+    if (problem.check(found)) return;
     try {
       await change.mutateAsync({ currentPassword: current, newPassword: next });
     } catch (err) {
-      const p = await describeAuthFailure(session, err);
-      if (!p.sessionEnded) problem.show(p, ["current_password", "new_password"], "password-error", ids);
+      await problem.fail(err);
       return;
     }
     // Changing the password ended every session, this one too: log in again with it.
@@ -259,40 +301,36 @@ function ChangePassword() {
   };
 
   return (
-    <section className="card" aria-labelledby="password-heading">
-      <h2 id="password-heading">Change your password</h2>
-      <form noValidate onSubmit={submit} id="password-form">
-        <input type="text" hidden readOnly autoComplete="username" value={me.data?.username ?? ""} />
-        <Field
-          id={ids.current_password}
-          label="Current password"
-          type="password"
-          autoComplete="current-password"
-          value={current}
-          error={problem.fields.current_password}
-          onChange={(e) => setCurrent(e.target.value)}
-        />
-        <Field
-          id={ids.new_password}
-          label="New password"
-          type="password"
-          autoComplete="new-password"
-          hint="At least 8 characters. Every other device will be logged out."
-          value={next}
-          error={problem.fields.new_password}
-          onChange={(e) => setNext(e.target.value)}
-        />
-        <FormError id="password-error">{problem.message}</FormError>
-        <button type="submit" aria-disabled={change.isPending || problem.locked || undefined}>
-          {change.isPending ? "Saving…" : "Change password"}
-        </button>
-      </form>
-      {done && (
-        <p id="password-done" tabIndex={-1} className="notice notice-success">
-          Your password is changed. Every other device has been logged out.
-        </p>
-      )}
-    </section>
+    <FormCard
+      name="password"
+      heading="Change your password"
+      action="Change password"
+      pending={change.isPending}
+      problem={problem}
+      done={done && "Your password is changed. Every other device has been logged out."}
+      onSubmit={submit}
+    >
+      <input type="text" hidden readOnly autoComplete="username" value={me.data?.username ?? ""} />
+      <Field
+        id={ids.current_password}
+        label="Current password"
+        type="password"
+        autoComplete="current-password"
+        value={current}
+        error={problem.fields.current_password}
+        onChange={(e) => setCurrent(e.target.value)}
+      />
+      <Field
+        id={ids.new_password}
+        label="New password"
+        type="password"
+        autoComplete="new-password"
+        hint="At least 8 characters. Every other device will be logged out."
+        value={next}
+        error={problem.fields.new_password}
+        onChange={(e) => setNext(e.target.value)}
+      />
+    </FormCard>
   );
 }
 
@@ -432,23 +470,18 @@ function History() {
 }
 
 function DeleteAccount() {
-  const { session } = useApp();
   const { signedOut } = useAuth();
   const me = useQuery(AuthService.method.getMe, {});
   const todos = useTodoList();
   const remove = useMutation(AuthService.method.deleteAccount);
   const [step, setStep] = useState<"password" | "confirm">("password");
   const [password, setPassword] = useState("");
-  const problem = useFormProblem();
+  const problem = useFormProblem("delete-error", { password: "delete-password" });
 
   const toConfirm = (e: FormEvent) => {
     e.preventDefault();
     problem.reset();
-    if (!password) {
-      problem.setFields({ password: "Enter your password." });
-      focusById("delete-password");
-      return;
-    }
+    if (problem.check({ password: password ? undefined : "Enter your password." })) return;
     setStep("confirm");
     focusById("delete-confirm-text");
   };
@@ -461,10 +494,7 @@ function DeleteAccount() {
     try {
       await remove.mutateAsync({ password });
     } catch (err) {
-      const p = await describeAuthFailure(session, err);
-      if (p.sessionEnded) return;
-      setStep("password");
-      problem.show(p, ["password"], "delete-error", { password: "delete-password" });
+      if (await problem.fail(err)) setStep("password");
       return;
     }
     clearAllDrafts();

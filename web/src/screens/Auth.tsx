@@ -29,9 +29,13 @@ function Notice({ text }: { text?: string }) {
   );
 }
 
-/** A lock-out: counts down, announces its start and its end. */
-function useLockout() {
+/**
+ * The message about the whole form: said aloud and focused when shown, and replaced while a
+ * lock-out counts down (announcing its end).
+ */
+function useFormMessage(errorId: string) {
   const announce = useAnnounce();
+  const [message, setMessage] = useState<string | null>(null);
   const [until, setUntil] = useState<number | null>(null);
   const left = useSecondsLeft(until);
   useEffect(() => {
@@ -40,11 +44,18 @@ function useLockout() {
       announce("You can try again now.");
     }
   }, [until, left, announce]);
+  const locked = until !== null && left > 0;
   return {
-    locked: until !== null && left > 0,
-    left,
-    lock(seconds: number) {
-      setUntil(Date.now() + seconds * 1000);
+    locked,
+    shown: locked ? `Too many attempts. Try again in ${formatWait(left)}.` : message,
+    clear() {
+      setMessage(null);
+    },
+    show(problem: Problem) {
+      if (problem.retryAfterSeconds !== undefined) setUntil(Date.now() + problem.retryAfterSeconds * 1000);
+      setMessage(problem.message);
+      announce(problem.message, { assertive: true });
+      focusById(errorId);
     },
   };
 }
@@ -52,27 +63,25 @@ function useLockout() {
 export function Login() {
   const { session } = useApp();
   const { auth, signedIn } = useAuth();
-  const announce = useAnnounce();
   const place = usePlace();
   const params = new URLSearchParams(place.search);
   const next = params.get("next");
   const [username, setUsername] = useState(params.get("username") ?? "");
   const [password, setPassword] = useState("");
   const [fieldErrors, setFieldErrors] = useState<{ username?: string; password?: string }>({});
-  const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const lockout = useLockout();
+  const formMessage = useFormMessage("login-error");
   const notice = auth.kind === "out" ? auth.notice : undefined;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (busy || lockout.locked) return;
+    if (busy || formMessage.locked) return;
     const errors = {
       username: username.trim() ? undefined : "Enter your username.",
       password: password ? undefined : "Enter your password.",
     };
     setFieldErrors(errors);
-    setFormError(null);
+    formMessage.clear();
     if (errors.username || errors.password) {
       focusById(errors.username ? "login-username" : "login-password");
       return;
@@ -82,17 +91,13 @@ export function Login() {
       await session.login(username.trim(), password);
     } catch (err) {
       setBusy(false);
-      const problem = await describeAuthFailure(session, err);
-      if (problem.retryAfterSeconds !== undefined) lockout.lock(problem.retryAfterSeconds);
-      setFormError(problem.message);
-      announce(problem.message, { assertive: true });
-      focusById("login-error");
+      formMessage.show(await describeAuthFailure(session, err));
       return;
     }
     signedIn({ next: next ?? undefined });
   };
 
-  const shownError = lockout.locked ? `Too many attempts. Try again in ${formatWait(lockout.left)}.` : formError;
+  const shownError = formMessage.shown;
   return (
     <section className="card narrow" aria-labelledby="main-heading">
       <ScreenHeading>Log in</ScreenHeading>
@@ -120,7 +125,7 @@ export function Login() {
           onChange={(e) => setPassword(e.target.value)}
         />
         <FormError id="login-error">{shownError}</FormError>
-        <button type="submit" aria-disabled={lockout.locked || busy || undefined}>
+        <button type="submit" aria-disabled={formMessage.locked || busy || undefined}>
           {busy ? "Logging in…" : "Log in"}
         </button>
       </form>
@@ -140,13 +145,11 @@ const REGISTER_ORDER: RegisterField[] = ["username", "password", "email"];
 export function Register() {
   const { session } = useApp();
   const { signedIn } = useAuth();
-  const announce = useAnnounce();
   const next = new URLSearchParams(usePlace().search).get("next");
   const [values, setValues] = useState({ username: "", password: "", email: "" });
   const [errors, setErrors] = useState<Partial<Record<RegisterField, string>>>({});
-  const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const lockout = useLockout();
+  const formMessage = useFormMessage("register-error");
 
   const set = (field: RegisterField) => (e: React.ChangeEvent<HTMLInputElement>) => {
     setValues((v) => ({ ...v, [field]: e.target.value }));
@@ -162,8 +165,8 @@ export function Register() {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (busy || lockout.locked) return;
-    setFormError(null);
+    if (busy || formMessage.locked) return;
+    formMessage.clear();
     const username = values.username.trim();
     const email = values.email.trim();
     const found = {
@@ -180,12 +183,7 @@ export function Register() {
       const problem = await describeAuthFailure(session, err);
       const fields: Partial<Record<RegisterField, string>> = {};
       for (const f of REGISTER_ORDER) if (problem.fields[f]) fields[f] = problem.fields[f];
-      if (!showErrors(fields)) {
-        if (problem.retryAfterSeconds !== undefined) lockout.lock(problem.retryAfterSeconds);
-        setFormError(problem.message);
-        announce(problem.message, { assertive: true });
-        focusById("register-error");
-      }
+      if (!showErrors(fields)) formMessage.show(problem);
       return;
     }
     try {
@@ -203,7 +201,6 @@ export function Register() {
     });
   };
 
-  const shownError = lockout.locked ? `Too many attempts. Try again in ${formatWait(lockout.left)}.` : formError;
   return (
     <section className="card narrow" aria-labelledby="main-heading">
       <ScreenHeading>Create an account</ScreenHeading>
@@ -242,8 +239,8 @@ export function Register() {
           error={errors.email}
           onChange={set("email")}
         />
-        <FormError id="register-error">{shownError}</FormError>
-        <button type="submit" aria-disabled={lockout.locked || busy || undefined}>
+        <FormError id="register-error">{formMessage.shown}</FormError>
+        <button type="submit" aria-disabled={formMessage.locked || busy || undefined}>
           {busy ? "Creating your account…" : "Create account"}
         </button>
       </form>

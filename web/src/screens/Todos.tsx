@@ -65,13 +65,86 @@ interface Draft {
   description: string;
 }
 
+type DraftErrors = { title?: string | null; description?: string | null };
+
+/** Shows a todo form's field errors and focuses the first; false when there are none. */
+function showDraftErrors(
+  found: DraftErrors,
+  setErrors: (errors: DraftErrors) => void,
+  ids: { title: string; description: string },
+): boolean {
+  setErrors(found);
+  if (!found.title && !found.description) return false;
+  focusById(found.title ? ids.title : ids.description);
+  return true;
+}
+
+/** The title and details of a todo being written: counts near the limits, an error as soon as the title is over. */
+function DraftFields({
+  ids,
+  named,
+  details,
+  draft,
+  errors,
+  setDraft,
+  setErrors,
+}: {
+  ids: { title: string; description: string };
+  /** Give the inputs form names (title, description). */
+  named?: boolean;
+  details: { label: string; rows: number; counted: boolean };
+  draft: Draft;
+  errors: DraftErrors;
+  setDraft: (d: Draft) => void;
+  setErrors: (errors: DraftErrors) => void;
+}) {
+  const titleCount = charCount(draft.title.trim());
+  const descriptionCount = charCount(draft.description);
+  return (
+    <>
+      <Field
+        id={ids.title}
+        label="Title"
+        name={named ? "title" : undefined}
+        autoComplete="off"
+        value={draft.title}
+        error={errors.title ?? (titleCount > TITLE_MAX ? titleProblem(draft.title) : null)}
+        counter={titleCount > TITLE_MAX - 40 ? countText(titleCount, TITLE_MAX) : undefined}
+        onChange={(e) => {
+          setDraft({ ...draft, title: e.target.value });
+          if (errors.title) setErrors({ ...errors, title: null });
+        }}
+      />
+      <TextAreaField
+        id={ids.description}
+        label={details.label}
+        name={named ? "description" : undefined}
+        rows={details.rows}
+        value={draft.description}
+        error={errors.description}
+        counter={
+          details.counted && descriptionCount > DESCRIPTION_MAX - 200
+            ? countText(descriptionCount, DESCRIPTION_MAX)
+            : undefined
+        }
+        onChange={(e) => {
+          setDraft({ ...draft, description: e.target.value });
+          if (errors.description) setErrors({ ...errors, description: null });
+        }}
+      />
+    </>
+  );
+}
+
+const NEW_IDS = { title: "new-title", description: "new-description" };
+
 function AddTodo({ user }: { user: string }) {
   const { createTodo } = useTodoActions();
   const { session } = useApp();
   const announce = useAnnounce();
   const place = usePlace();
   const [draft, setDraftState] = useState<Draft>(() => loadDraft<Draft>(user, "new") ?? { title: "", description: "" });
-  const [errors, setErrors] = useState<{ title?: string | null; description?: string | null }>({});
+  const [errors, setErrors] = useState<DraftErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const setDraft = (d: Draft) => {
@@ -91,11 +164,7 @@ function AddTodo({ user }: { user: string }) {
     if (busy) return;
     setFormError(null);
     const found = { title: titleProblem(draft.title), description: descriptionProblem(draft.description) };
-    setErrors(found);
-    if (found.title || found.description) {
-      focusById(found.title ? "new-title" : "new-description");
-      return;
-    }
+    if (showDraftErrors(found, setErrors, NEW_IDS)) return;
     setBusy(true);
     try {
       const todo = await createTodo(draft.title.trim(), draft.description);
@@ -110,10 +179,9 @@ function AddTodo({ user }: { user: string }) {
     } catch (err) {
       const problem = describe(err, "todo");
       if (problem.sessionEnded || problem.cancelled) return;
-      if (problem.fields.title || problem.fields.description) {
-        setErrors({ title: problem.fields.title, description: problem.fields.description });
-        focusById(problem.fields.title ? "new-title" : "new-description");
-      } else {
+      if (
+        !showDraftErrors({ title: problem.fields.title, description: problem.fields.description }, setErrors, NEW_IDS)
+      ) {
         const reached = problem.cause.startsWith("no-answer")
           ? describe(err, "todo", (await session.answers("auth")) ? "other-answers" : "neither-answers")
           : problem;
@@ -129,35 +197,14 @@ function AddTodo({ user }: { user: string }) {
   return (
     <form id="new-todo" className="card add-form" noValidate onSubmit={submit} aria-labelledby="new-heading">
       <h2 id="new-heading">Add a todo</h2>
-      <Field
-        id="new-title"
-        label="Title"
-        name="title"
-        autoComplete="off"
-        value={draft.title}
-        error={errors.title ?? (overLimit ? titleProblem(draft.title) : null)}
-        counter={titleCount > TITLE_MAX - 40 ? countText(titleCount, TITLE_MAX) : undefined}
-        onChange={(e) => {
-          setDraft({ ...draft, title: e.target.value });
-          if (errors.title) setErrors({ ...errors, title: null });
-        }}
-      />
-      <TextAreaField
-        id="new-description"
-        label="Details (optional)"
-        name="description"
-        rows={2}
-        value={draft.description}
-        error={errors.description}
-        counter={
-          charCount(draft.description) > DESCRIPTION_MAX - 200
-            ? countText(charCount(draft.description), DESCRIPTION_MAX)
-            : undefined
-        }
-        onChange={(e) => {
-          setDraft({ ...draft, description: e.target.value });
-          if (errors.description) setErrors({ ...errors, description: null });
-        }}
+      <DraftFields
+        ids={NEW_IDS}
+        named
+        details={{ label: "Details (optional)", rows: 2, counted: true }}
+        draft={draft}
+        errors={errors}
+        setDraft={setDraft}
+        setErrors={setErrors}
       />
       <FormError id="new-error">{formError}</FormError>
       <button type="submit" aria-disabled={busy || undefined}>
@@ -442,7 +489,7 @@ function TodoEditor({
   const [draft, setDraftState] = useState<Draft>(
     () => loadDraft<Draft>(user, draftName) ?? { title: todo.title, description: todo.description },
   );
-  const [errors, setErrors] = useState<{ title?: string | null; description?: string | null }>({});
+  const [errors, setErrors] = useState<DraftErrors>({});
   const setDraft = (d: Draft) => {
     setDraftState(d);
     saveDraft(user, draftName, d);
@@ -451,15 +498,11 @@ function TodoEditor({
     saveDraft(user, draftName, null);
     onDone(saved);
   };
-  const titleCount = charCount(draft.title.trim());
+  const ids = { title: `edit-title-${todo.id}`, description: `edit-description-${todo.id}` };
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const found = { title: titleProblem(draft.title), description: descriptionProblem(draft.description) };
-    setErrors(found);
-    if (found.title || found.description) {
-      focusById(found.title ? `edit-title-${todo.id}` : `edit-description-${todo.id}`);
-      return;
-    }
+    if (showDraftErrors(found, setErrors, ids)) return;
     const title = draft.title.trim();
     if (title === todo.title && draft.description === todo.description) finish(null);
     else finish({ title, description: draft.description });
@@ -470,32 +513,16 @@ function TodoEditor({
       finish(null);
     }
   };
-  const overLimit = titleCount > TITLE_MAX;
   return (
     <li className="todo editing" data-id={todo.id}>
       <form noValidate onSubmit={submit} onKeyDown={keydown} aria-label={`Edit ${todo.title}`}>
-        <Field
-          id={`edit-title-${todo.id}`}
-          label="Title"
-          autoComplete="off"
-          value={draft.title}
-          error={errors.title ?? (overLimit ? titleProblem(draft.title) : null)}
-          counter={titleCount > TITLE_MAX - 40 ? countText(titleCount, TITLE_MAX) : undefined}
-          onChange={(e) => {
-            setDraft({ ...draft, title: e.target.value });
-            if (errors.title) setErrors({ ...errors, title: null });
-          }}
-        />
-        <TextAreaField
-          id={`edit-description-${todo.id}`}
-          label="Details"
-          rows={3}
-          value={draft.description}
-          error={errors.description}
-          onChange={(e) => {
-            setDraft({ ...draft, description: e.target.value });
-            if (errors.description) setErrors({ ...errors, description: null });
-          }}
+        <DraftFields
+          ids={ids}
+          details={{ label: "Details", rows: 3, counted: false }}
+          draft={draft}
+          errors={errors}
+          setDraft={setDraft}
+          setErrors={setErrors}
         />
         <FormError id={`edit-error-${todo.id}`}>{null}</FormError>
         <div className="actions">
