@@ -94,7 +94,7 @@ setup() {
   auth=$(start "$label-auth" auth-service DATABASE_URL="$auth_db")
   local todo
   todo=$(start "$label-todo" todo-service DATABASE_URL="$todo_db" AUTH_SERVICE_URL="http://$auth" \
-    METRICS_ADDR="$metrics" MAX_TODO_CREATES_PER_MINUTE=1000000000 MAX_TODOS_PER_USER=100000000)
+    METRICS_ADDR="$metrics" MAX_TODO_CREATES_PER_MINUTE=60000000 MAX_TODOS_PER_USER=100000000)
   rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Register >/dev/null
   local token
   token=$(rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Login \
