@@ -76,7 +76,8 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// A new empty database. `url_for` receives the server URL and database name for PostgreSQL.
+    /// A new empty database: a SQLite file in a temporary directory, or a database on
+    /// the server of `TEST_POSTGRES_URL`.
     pub async fn new(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
@@ -90,22 +91,46 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin = postgres_url().expect("TEST_POSTGRES_URL");
-                let name = format!("tg_{}", uuid::Uuid::new_v4().simple());
-                sqlx::any::install_default_drivers();
-                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                Self::postgres_on(&admin)
                     .await
-                    .expect("connect to TEST_POSTGRES_URL");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
-                let url = replace_database(&admin, &name);
-                Self {
-                    url,
-                    _dir: None,
-                    postgres: Some((admin, name)),
-                }
+                    .expect("create a test database on TEST_POSTGRES_URL")
             }
+        }
+    }
+
+    /// A new empty database on the PostgreSQL server of `admin` (a URL of any database
+    /// there), dropped with the handle. Fails rather than panics, for the load
+    /// benchmark, which goes on without PostgreSQL.
+    pub async fn postgres_on(admin: &str) -> Result<Self, sqlx::Error> {
+        let name = format!("tg_{}", uuid::Uuid::new_v4().simple());
+        sqlx::any::install_default_drivers();
+        // A server that does not answer fails in seconds, not at the TCP timeout.
+        let mut conn = tokio::time::timeout(
+            Duration::from_secs(5),
+            <sqlx::AnyConnection as sqlx::Connection>::connect(admin),
+        )
+        .await
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out",
+            ))
+        })??;
+        let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await;
+        let _ = sqlx::Connection::close(conn).await;
+        created?;
+        Ok(Self::adopt_postgres(admin, &name))
+    }
+
+    /// The database `name` on the server of `admin`, made by someone else (the compose
+    /// init script), dropped with the handle like one of ours.
+    pub fn adopt_postgres(admin: &str, name: &str) -> Self {
+        Self {
+            url: replace_database(admin, name),
+            _dir: None,
+            postgres: Some((admin.to_owned(), name.to_owned())),
         }
     }
 
@@ -153,7 +178,7 @@ impl Drop for TestDb {
                 rt.block_on(async move {
                     if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
                         let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
                         )))
                         .execute(&mut conn)
                         .await;

@@ -59,9 +59,7 @@ pub async fn call_bytes(
     encoding: Encoding,
     headers: &[(&str, &str)],
 ) -> WebResponse {
-    let mut frame = vec![0u8];
-    frame.extend_from_slice(&u32::try_from(body.len()).expect("small").to_be_bytes());
-    frame.extend_from_slice(&body);
+    let frame = data_frame(&body).expect("a message under 4 GiB");
     let (content_type, payload) = match encoding {
         Encoding::Binary => ("application/grpc-web+proto", frame),
         Encoding::Text => ("application/grpc-web-text", STANDARD.encode(frame).into_bytes()),
@@ -89,10 +87,7 @@ pub async fn call_tls(
     encoding: Encoding,
     tls: &common::tls::ClientTls,
 ) -> Result<WebResponse, String> {
-    let mut frame = vec![0u8];
-    let body = message.encode_to_vec();
-    frame.extend_from_slice(&u32::try_from(body.len()).expect("small").to_be_bytes());
-    frame.extend_from_slice(&body);
+    let frame = data_frame(&message.encode_to_vec()).expect("a message under 4 GiB");
     let (content_type, payload) = match encoding {
         Encoding::Binary => ("application/grpc-web+proto", frame),
         Encoding::Text => ("application/grpc-web-text", STANDARD.encode(frame).into_bytes()),
@@ -127,17 +122,48 @@ async fn read_response(response: http::Response<hyper::body::Incoming>, encoding
     if encoding == Encoding::Text {
         body = Bytes::from(decode_text(&body));
     }
-    let mut out = WebResponse {
+    let frames = parse_body(body);
+    WebResponse {
         http_status,
-        grpc_status: header(&headers, "grpc-status"),
-        grpc_message: header(&headers, "grpc-message"),
+        // The trailer frame's, else those of a trailers-only response's headers.
+        grpc_status: frames.grpc_status.or_else(|| header(&headers, "grpc-status")),
+        grpc_message: frames.grpc_message.or_else(|| header(&headers, "grpc-message")),
         headers,
-        message: None,
-    };
-    // Frames: 1 flag byte (0x80 = trailers), 4 length bytes, payload.
+        message: frames.message,
+    }
+}
+
+/// A gRPC-Web data frame holding `message`: flag byte 0, 4 length bytes, the message.
+/// Fails only past 4 GiB, which the length cannot say.
+pub fn data_frame(message: &[u8]) -> Result<Vec<u8>, std::num::TryFromIntError> {
+    let len = u32::try_from(message.len())?;
+    let mut frame = Vec::with_capacity(5 + message.len());
+    frame.push(0u8);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(message);
+    Ok(frame)
+}
+
+/// What the frames of a (binary) gRPC-Web response body hold.
+#[derive(Debug, Default)]
+pub struct Frames {
+    /// The last data frame's payload, if any came.
+    pub message: Option<Bytes>,
+    /// From the trailer frame.
+    pub grpc_status: Option<String>,
+    pub grpc_message: Option<String>,
+    /// A frame was cut short by the end of the body.
+    pub truncated: bool,
+}
+
+/// Reads the frames of a response body (1 flag byte, 0x80 for trailers; 4 length bytes;
+/// the payload). Never panics: the load benchmark reads bodies with it too.
+pub fn parse_body(mut body: Bytes) -> Frames {
+    let mut out = Frames::default();
     while body.remaining() >= 5 {
         let flag = body.get_u8();
         let len = body.get_u32() as usize;
+        out.truncated |= len > body.len();
         let payload = body.split_to(len.min(body.len()));
         if flag & 0x80 == 0 {
             out.message = Some(payload);
@@ -153,6 +179,7 @@ async fn read_response(response: http::Response<hyper::body::Incoming>, encoding
             }
         }
     }
+    out.truncated |= body.has_remaining();
     out
 }
 
