@@ -101,6 +101,16 @@ pub async fn call_tls(
         .header("accept", content_type)
         .body(Full::new(Bytes::from(payload)))
         .expect("request");
+    let response = send_tls(addr, request, tls).await?;
+    Ok(read_response(response, encoding).await)
+}
+
+/// Sends `request` over a new TLS connection to `localhost:PORT` (ALPN `http/1.1`).
+async fn send_tls(
+    addr: SocketAddr,
+    request: Request<Full<Bytes>>,
+    tls: &common::tls::ClientTls,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
     let stream = tls
         .with_alpn(&[b"http/1.1"])
         .connect("localhost", addr.port())
@@ -111,8 +121,7 @@ pub async fn call_tls(
             .await
             .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
-    Ok(read_response(response, encoding).await)
+    sender.send_request(request).await.map_err(|e| e.to_string())
 }
 
 async fn read_response(response: http::Response<hyper::body::Incoming>, encoding: Encoding) -> WebResponse {
@@ -202,11 +211,11 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// Sends a CORS preflight for a gRPC-Web POST to `path` from `origin`.
-pub async fn preflight(addr: SocketAddr, path: &str, origin: &str) -> (u16, HeaderMap) {
-    let request = Request::builder()
+/// A CORS preflight for a gRPC-Web POST to `uri` from `origin`.
+fn preflight_request(uri: String, origin: &str) -> Request<Full<Bytes>> {
+    Request::builder()
         .method(Method::OPTIONS)
-        .uri(format!("http://{addr}{path}"))
+        .uri(uri)
         .header("origin", origin)
         .header("access-control-request-method", "POST")
         .header(
@@ -214,10 +223,30 @@ pub async fn preflight(addr: SocketAddr, path: &str, origin: &str) -> (u16, Head
             "authorization,content-type,x-grpc-web,x-user-agent,grpc-timeout",
         )
         .body(Full::new(Bytes::new()))
-        .expect("request");
+        .expect("request")
+}
+
+/// Sends a CORS preflight for a gRPC-Web POST to `path` from `origin`.
+pub async fn preflight(addr: SocketAddr, path: &str, origin: &str) -> (u16, HeaderMap) {
+    let request = preflight_request(format!("http://{addr}{path}"), origin);
     let client = Client::builder(TokioExecutor::new()).build_http();
     let response = client.request(request).await.expect("preflight");
     (response.status().as_u16(), response.headers().clone())
+}
+
+/// Like [`preflight`], over TLS (`https://localhost:PORT`, as a browser).
+pub async fn preflight_tls(
+    addr: SocketAddr,
+    path: &str,
+    origin: &str,
+    tls: &common::tls::ClientTls,
+) -> Result<(u16, HeaderMap), String> {
+    let mut request = preflight_request(format!("https://localhost:{}{path}", addr.port()), origin);
+    let host =
+        http::HeaderValue::from_str(&format!("localhost:{}", addr.port())).map_err(|e| e.to_string())?;
+    request.headers_mut().insert(http::header::HOST, host);
+    let response = send_tls(addr, request, tls).await?;
+    Ok((response.status().as_u16(), response.headers().clone()))
 }
 
 /// A plain HTTP/1.1 request, not gRPC-Web: the status, headers and body text.
