@@ -215,6 +215,22 @@ impl Local {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin)
+            .await
+            .expect("connect to TEST_POSTGRES_URL");
+        let (made,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM pg_database WHERE datname IN ('{}')",
+            names.join("', '")
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .expect("list the databases");
+        assert_eq!(
+            usize::try_from(made).ok(),
+            Some(names.len()),
+            "the init scripts did not create all of {names:?}"
+        );
         let mounts_tls = plan.services.iter().any(|s| !s.volumes.is_empty());
         let (pki, client) = if mounts_tls {
             let (pki, dir, client) = certificates(plan);
