@@ -41,6 +41,8 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # The tutorial's app may be wedged past SIGTERM (its README says so).
+  [ -n "${seed_port:-}" ] && pkill -9 -f "uvicorn main:app --host 127.0.0.1 --port $seed_port" 2>/dev/null || true
   wait 2>/dev/null || true
   if [ -n "${pg_dbs:-}" ]; then
     for db in $pg_dbs; do psql -q "$pg_url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
@@ -54,14 +56,15 @@ secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
 # line; the metrics port must be known to scrape it).
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start NAME BINARY ENV...: starts a service on port 0, prints its address.
+# start NAME BINARY ENV...: starts a service on port 0; its address in $started.
+# (Not called in $(...): the pid must reach `pids` in this shell, for the cleanup.)
 start() {
   local name=$1 binary=$2; shift 2
   env -i PATH="$PATH" LISTEN_ADDR=127.0.0.1:0 JWT_SECRET="$secret" "$@" "$bin/$binary" >"$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do
-    addr=$(sed -n 's/.* ready addr=\([0-9.:]*\).*/\1/p' "$work/$name.log" | head -1)
-    [ -n "$addr" ] && { echo "$addr"; return; }
+    started=$(sed -n 's/.* ready addr=\([0-9.:]*\).*/\1/p' "$work/$name.log" | head -1)
+    [ -n "$started" ] && return
     sleep 0.1
   done
   echo "h2load.sh: $name did not start:" >&2; cat "$work/$name.log" >&2; exit 1
@@ -90,11 +93,11 @@ setup() {
   local label=$1 auth_db=$2 todo_db=$3
   local metrics
   metrics=127.0.0.1:$(port)
-  local auth
-  auth=$(start "$label-auth" auth-service DATABASE_URL="$auth_db")
-  local todo
-  todo=$(start "$label-todo" todo-service DATABASE_URL="$todo_db" AUTH_SERVICE_URL="http://$auth" \
-    METRICS_ADDR="$metrics" MAX_TODO_CREATES_PER_MINUTE=60000000 MAX_TODOS_PER_USER=100000000)
+  start "$label-auth" auth-service DATABASE_URL="$auth_db"
+  local auth=$started
+  start "$label-todo" todo-service DATABASE_URL="$todo_db" AUTH_SERVICE_URL="http://$auth" \
+    METRICS_ADDR="$metrics" MAX_TODO_CREATES_PER_MINUTE=60000000 MAX_TODOS_PER_USER=100000000
+  local todo=$started
   rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Register >/dev/null
   local token
   token=$(rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Login \

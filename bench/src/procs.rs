@@ -14,9 +14,8 @@ const CLK_TCK: f64 = 100.0;
 
 /// A free loopback port (bound and released: a race with other programs is possible,
 /// and harmless here).
-pub fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr")
+pub fn free_addr() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
 }
 
 /// A running child process, killed and reaped on drop.
@@ -182,6 +181,27 @@ pub fn minor_faults(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Threads of a process now; 0 when it cannot be read.
+pub fn threads(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("Threads:").and_then(|v| v.trim().parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// The most threads `pid` had, sampled every 50 ms until `until`.
+pub async fn max_threads_until(pid: u32, until: Instant) -> u64 {
+    let mut max = 0;
+    while Instant::now() < until {
+        max = max.max(threads(pid));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    max
+}
+
 /// CPU seconds used by this process.
 pub fn self_cpu_secs() -> f64 {
     cpu_secs(std::process::id())
@@ -199,11 +219,11 @@ pub async fn wait_serving(proc: &mut Proc, timeout: Duration) -> Result<(), Stri
         if !proc.alive() {
             return Err(format!("{} exited:\n{}", proc.name, proc.log_tail()));
         }
-        match tonic::transport::Channel::from_shared(url.clone())
-            .expect("uri")
-            .connect()
-            .await
-        {
+        let channel = match tonic::transport::Channel::from_shared(url.clone()) {
+            Ok(endpoint) => endpoint.connect().await,
+            Err(e) => return Err(format!("{url}: {e}")),
+        };
+        match channel {
             Ok(ch) => {
                 let r = HealthClient::new(ch)
                     .check(HealthCheckRequest {

@@ -185,12 +185,16 @@ impl Application {
     }
 
     /// The one line that says the service is up: where, on which database (never the
-    /// URL, which may hold a password), signing or verifying with which key.
+    /// URL, which may hold a password), signing or verifying with which key. The
+    /// metrics and health-only ports are in it when set, so whoever started us on
+    /// port 0 learns every port.
     pub fn log_ready(&self, service_name: &str, database_url: &str, key_id: &str) {
         tracing::info!(
             addr = %self.local_addr(),
             database = crate::db::backend(database_url),
             kid = key_id,
+            metrics_addr = self.metrics_addr().map(tracing::field::display),
+            health_addr = self.health_addr().map(tracing::field::display),
             "{service_name} ready"
         );
     }

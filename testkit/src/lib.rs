@@ -3,6 +3,7 @@
 //! - [`Backend`] and [`TestDb`]: a fresh database per test, SQLite always, PostgreSQL
 //!   when `TEST_POSTGRES_URL` is set (dropped again when the test ends).
 //! - [`spawn_auth`]: a real auth-service on `127.0.0.1:0`, ready when it returns.
+//! - [`ChildService`]: a service binary as a child process, on port 0.
 //! - [`TcpProxy`]: stands between a service and its database or peer, and can be cut
 //!   or stalled.
 //! - [`call_raw`], [`reflected_methods`], [`jwt_claims`]: any method by name, the methods
@@ -12,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod child;
 mod grpc;
 pub mod h2;
 pub mod h2raw;
@@ -22,6 +24,7 @@ pub mod reflection;
 pub mod tls;
 pub mod web;
 
+pub use child::{ChildService, ready_addr, ready_field};
 pub use grpc::{call_raw, jwt_claims};
 pub use proxy::{ProxyState, TcpProxy};
 pub use reflection::{reflected_methods, reflected_services, reflected_services_v1};
@@ -82,8 +85,9 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// A new empty database: on PostgreSQL a `tg_<uuid>` database created on the server
-    /// of `TEST_POSTGRES_URL` (panics when that is unset or unreachable).
+    /// A new empty database: a SQLite file in a temporary directory, or a `tg_<uuid>`
+    /// database on the server of `TEST_POSTGRES_URL` (panics when that is unset or
+    /// unreachable).
     pub async fn new(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
@@ -97,22 +101,46 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin = postgres_url().expect("TEST_POSTGRES_URL");
-                let name = format!("tg_{}", uuid::Uuid::new_v4().simple());
-                sqlx::any::install_default_drivers();
-                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                Self::postgres_on(&admin)
                     .await
-                    .expect("connect to TEST_POSTGRES_URL");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
-                let url = replace_database(&admin, &name);
-                Self {
-                    url,
-                    _dir: None,
-                    postgres: Some((admin, name)),
-                }
+                    .expect("create a test database on TEST_POSTGRES_URL")
             }
+        }
+    }
+
+    /// A new empty database on the PostgreSQL server of `admin` (a URL of any database
+    /// there), dropped with the handle. Fails rather than panics, for the load
+    /// benchmark, which goes on without PostgreSQL.
+    pub async fn postgres_on(admin: &str) -> Result<Self, sqlx::Error> {
+        let name = format!("tg_{}", uuid::Uuid::new_v4().simple());
+        sqlx::any::install_default_drivers();
+        // A server that does not answer fails in seconds, not at the TCP timeout.
+        let mut conn = tokio::time::timeout(
+            Duration::from_secs(5),
+            <sqlx::AnyConnection as sqlx::Connection>::connect(admin),
+        )
+        .await
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out",
+            ))
+        })??;
+        let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await;
+        let _ = sqlx::Connection::close(conn).await;
+        created?;
+        Ok(Self::adopt_postgres(admin, &name))
+    }
+
+    /// The database `name` on the server of `admin`, made by someone else (the compose
+    /// init script), dropped with the handle like one of ours.
+    pub fn adopt_postgres(admin: &str, name: &str) -> Self {
+        Self {
+            url: replace_database(admin, name),
+            _dir: None,
+            postgres: Some((admin.to_owned(), name.to_owned())),
         }
     }
 
@@ -157,10 +185,12 @@ impl Drop for TestDb {
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                     return;
                 };
+                // An adopted database may be the first this process touches.
+                sqlx::any::install_default_drivers();
                 rt.block_on(async move {
                     if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
                         let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
                         )))
                         .execute(&mut conn)
                         .await;
@@ -403,94 +433,6 @@ pub async fn register_and_login(
         .into_inner()
 }
 
-/// A service binary run as a child process, killed when dropped.
-pub struct ChildService {
-    /// The process, for tests that wait for it to exit or signal it by pid.
-    pub child: tokio::process::Child,
-    /// Where it listens: it binds port 0 and says where in its ready line, so no port
-    /// is reserved and released ahead (a race with every other process).
-    pub addr: SocketAddr,
-    /// The log lines read while waiting for the ready line, then the rest.
-    logs: Option<(Vec<u8>, tokio::io::BufReader<tokio::process::ChildStdout>)>,
-}
-
-impl ChildService {
-    /// Starts `binary` with `env` (plus LISTEN_ADDR on port 0) and waits until SERVING;
-    /// its warnings go to this process's output.
-    pub async fn start(binary: &str, env: &[(&str, String)]) -> Self {
-        let mut service = Self::spawn(binary, env, "warn").await;
-        if let Some((_, mut rest)) = service.logs.take() {
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut rest, &mut tokio::io::stdout()).await;
-            });
-        }
-        service
-    }
-
-    /// Like [`start`](Self::start), logging at `info`, kept for [`logs`](Self::logs): for
-    /// tests of what the service writes.
-    pub async fn start_logging(binary: &str, env: &[(&str, String)]) -> Self {
-        Self::spawn(binary, env, "info").await
-    }
-
-    /// Every log line of a [`start_logging`](Self::start_logging) service, from the
-    /// first, until it exits.
-    pub fn logs(&mut self) -> impl tokio::io::AsyncRead + Unpin + use<> {
-        let (seen, rest) = self
-            .logs
-            .take()
-            .expect("logs are kept by start_logging, taken once");
-        tokio::io::AsyncReadExt::chain(std::io::Cursor::new(seen), rest)
-    }
-
-    async fn spawn(binary: &str, env: &[(&str, String)], log: &str) -> Self {
-        use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(binary)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            // The ready line (`common::server`, info) says where it listens.
-            .env("RUST_LOG", format!("{log},common::server=info"))
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the service binary");
-        let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut seen = Vec::new();
-        let addr = loop {
-            let mut line = String::new();
-            let read = tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut line))
-                .await
-                .expect("the service says it is ready within 30 s")
-                .expect("read the service's output");
-            assert!(
-                read > 0,
-                "the service exited before it was ready:\n{}",
-                String::from_utf8_lossy(&seen)
-            );
-            seen.extend_from_slice(line.as_bytes());
-            if let Some(addr) = ready_addr(&line) {
-                break addr;
-            }
-        };
-        wait_serving(addr, "").await;
-        Self {
-            child,
-            addr,
-            logs: Some((seen, stdout)),
-        }
-    }
-
-    /// Sends a signal by name (`TERM`, `KILL`) to the process.
-    pub fn signal(&self, name: &str) {
-        let pid = self.child.id().expect("running").to_string();
-        let status = std::process::Command::new("kill")
-            .args([format!("-{name}"), pid])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-}
-
 /// The path of one of the workspace's binaries (`auth-service`, `todo-service`), for a
 /// test of another crate: `cargo test --workspace` builds them into the directory above
 /// the test executable's (`target/debug/deps/..` -> `target/debug/`).
@@ -507,23 +449,6 @@ pub fn workspace_binary(name: &str) -> String {
         path.display()
     );
     path.display().to_string()
-}
-
-/// The address in a service's ready line (`... ready addr=127.0.0.1:1234 ...`, or the
-/// same as JSON), if `line` is one.
-pub fn ready_addr(line: &str) -> Option<SocketAddr> {
-    if !line.contains(" ready") {
-        return None;
-    }
-    let start = line
-        .find("addr=")
-        .map(|i| i + "addr=".len())
-        .or_else(|| line.find("\"addr\":\"").map(|i| i + "\"addr\":\"".len()))?;
-    let rest = &line[start..];
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == '"')
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
 }
 
 /// The `host:port` of a PostgreSQL URL, for [`TcpProxy::start`].

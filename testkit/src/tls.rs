@@ -39,6 +39,9 @@ pub enum Usage {
     Server,
     /// Extended key usage `clientAuth`: a caller's certificate under mTLS.
     Client,
+    /// Both: a service that also calls another with its own certificate (the
+    /// todo-service's hop to the auth-service in docker-compose.tls.yml).
+    ServerAndClient,
 }
 
 impl Default for TestPki {
@@ -103,10 +106,14 @@ impl TestPki {
         params.distinguished_name.push(DnType::CommonName, name);
         params.not_before = not_before;
         params.not_after = not_after;
-        params.extended_key_usages = vec![match usage {
-            Usage::Server => ExtendedKeyUsagePurpose::ServerAuth,
-            Usage::Client => ExtendedKeyUsagePurpose::ClientAuth,
-        }];
+        params.extended_key_usages = match usage {
+            Usage::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
+            Usage::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
+            Usage::ServerAndClient => vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+        };
         let key = KeyPair::generate().expect("key");
         let cert = params.signed_by(&key, &self.issuer).expect("sign");
         let issued = Issued {

@@ -68,9 +68,7 @@ pub async fn call_bytes(
     encoding: Encoding,
     headers: &[(&str, &str)],
 ) -> WebResponse {
-    let mut frame = vec![0u8];
-    frame.extend_from_slice(&u32::try_from(body.len()).expect("small").to_be_bytes());
-    frame.extend_from_slice(&body);
+    let frame = data_frame(&body).expect("a message under 4 GiB");
     let (content_type, payload) = match encoding {
         Encoding::Binary => ("application/grpc-web+proto", frame),
         Encoding::Text => ("application/grpc-web-text", STANDARD.encode(frame).into_bytes()),
@@ -98,10 +96,7 @@ pub async fn call_tls(
     encoding: Encoding,
     tls: &common::tls::ClientTls,
 ) -> Result<WebResponse, String> {
-    let mut frame = vec![0u8];
-    let body = message.encode_to_vec();
-    frame.extend_from_slice(&u32::try_from(body.len()).expect("small").to_be_bytes());
-    frame.extend_from_slice(&body);
+    let frame = data_frame(&message.encode_to_vec()).expect("a message under 4 GiB");
     let (content_type, payload) = match encoding {
         Encoding::Binary => ("application/grpc-web+proto", frame),
         Encoding::Text => ("application/grpc-web-text", STANDARD.encode(frame).into_bytes()),
@@ -115,6 +110,16 @@ pub async fn call_tls(
         .header("accept", content_type)
         .body(Full::new(Bytes::from(payload)))
         .expect("request");
+    let response = send_tls(addr, request, tls).await?;
+    Ok(read_response(response, encoding).await)
+}
+
+/// Sends `request` over a new TLS connection to `localhost:PORT` (ALPN `http/1.1`).
+async fn send_tls(
+    addr: SocketAddr,
+    request: Request<Full<Bytes>>,
+    tls: &common::tls::ClientTls,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
     let stream = tls
         .with_alpn(&[b"http/1.1"])
         .connect("localhost", addr.port())
@@ -125,8 +130,7 @@ pub async fn call_tls(
             .await
             .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
-    Ok(read_response(response, encoding).await)
+    sender.send_request(request).await.map_err(|e| e.to_string())
 }
 
 async fn read_response(response: http::Response<hyper::body::Incoming>, encoding: Encoding) -> WebResponse {
@@ -136,17 +140,48 @@ async fn read_response(response: http::Response<hyper::body::Incoming>, encoding
     if encoding == Encoding::Text {
         body = Bytes::from(decode_text(&body));
     }
-    let mut out = WebResponse {
+    let frames = parse_body(body);
+    WebResponse {
         http_status,
-        grpc_status: header(&headers, "grpc-status"),
-        grpc_message: header(&headers, "grpc-message"),
+        // The trailer frame's, else those of a trailers-only response's headers.
+        grpc_status: frames.grpc_status.or_else(|| header(&headers, "grpc-status")),
+        grpc_message: frames.grpc_message.or_else(|| header(&headers, "grpc-message")),
         headers,
-        message: None,
-    };
-    // Frames: 1 flag byte (0x80 = trailers), 4 length bytes, payload.
+        message: frames.message,
+    }
+}
+
+/// A gRPC-Web data frame holding `message`: flag byte 0, 4 length bytes, the message.
+/// Fails only past 4 GiB, which the length cannot say.
+pub fn data_frame(message: &[u8]) -> Result<Vec<u8>, std::num::TryFromIntError> {
+    let len = u32::try_from(message.len())?;
+    let mut frame = Vec::with_capacity(5 + message.len());
+    frame.push(0u8);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(message);
+    Ok(frame)
+}
+
+/// What the frames of a (binary) gRPC-Web response body hold.
+#[derive(Debug, Default)]
+pub struct Frames {
+    /// The last data frame's payload, if any came.
+    pub message: Option<Bytes>,
+    /// From the trailer frame.
+    pub grpc_status: Option<String>,
+    pub grpc_message: Option<String>,
+    /// A frame was cut short by the end of the body.
+    pub truncated: bool,
+}
+
+/// Reads the frames of a response body (1 flag byte, 0x80 for trailers; 4 length bytes;
+/// the payload). Never panics: the load benchmark reads bodies with it too.
+pub fn parse_body(mut body: Bytes) -> Frames {
+    let mut out = Frames::default();
     while body.remaining() >= 5 {
         let flag = body.get_u8();
         let len = body.get_u32() as usize;
+        out.truncated |= len > body.len();
         let payload = body.split_to(len.min(body.len()));
         if flag & 0x80 == 0 {
             out.message = Some(payload);
@@ -162,6 +197,7 @@ async fn read_response(response: http::Response<hyper::body::Incoming>, encoding
             }
         }
     }
+    out.truncated |= body.has_remaining();
     out
 }
 
@@ -184,11 +220,11 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// Sends a CORS preflight for a gRPC-Web POST to `path` from `origin`.
-pub async fn preflight(addr: SocketAddr, path: &str, origin: &str) -> (u16, HeaderMap) {
-    let request = Request::builder()
+/// A CORS preflight for a gRPC-Web POST to `uri` from `origin`.
+fn preflight_request(uri: String, origin: &str) -> Request<Full<Bytes>> {
+    Request::builder()
         .method(Method::OPTIONS)
-        .uri(format!("http://{addr}{path}"))
+        .uri(uri)
         .header("origin", origin)
         .header("access-control-request-method", "POST")
         .header(
@@ -196,10 +232,30 @@ pub async fn preflight(addr: SocketAddr, path: &str, origin: &str) -> (u16, Head
             "authorization,content-type,x-grpc-web,x-user-agent,grpc-timeout",
         )
         .body(Full::new(Bytes::new()))
-        .expect("request");
+        .expect("request")
+}
+
+/// Sends a CORS preflight for a gRPC-Web POST to `path` from `origin`.
+pub async fn preflight(addr: SocketAddr, path: &str, origin: &str) -> (u16, HeaderMap) {
+    let request = preflight_request(format!("http://{addr}{path}"), origin);
     let client = Client::builder(TokioExecutor::new()).build_http();
     let response = client.request(request).await.expect("preflight");
     (response.status().as_u16(), response.headers().clone())
+}
+
+/// Like [`preflight`], over TLS (`https://localhost:PORT`, as a browser).
+pub async fn preflight_tls(
+    addr: SocketAddr,
+    path: &str,
+    origin: &str,
+    tls: &common::tls::ClientTls,
+) -> Result<(u16, HeaderMap), String> {
+    let mut request = preflight_request(format!("https://localhost:{}{path}", addr.port()), origin);
+    let host =
+        http::HeaderValue::from_str(&format!("localhost:{}", addr.port())).map_err(|e| e.to_string())?;
+    request.headers_mut().insert(http::header::HOST, host);
+    let response = send_tls(addr, request, tls).await?;
+    Ok((response.status().as_u16(), response.headers().clone()))
 }
 
 /// A plain HTTP/1.1 request, not gRPC-Web: the status, headers and body text.

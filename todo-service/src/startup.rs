@@ -13,7 +13,9 @@ use todo_grpc_proto::todo::v1::todo_service_server::TodoServiceServer;
 /// Fully qualified name of the service, for health and reflection.
 pub const SERVICE_NAME: &str = "todo.v1.TodoService";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The schema. Public so the load benchmark's bulk loader fills the very tables the
+/// service reads.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Checks the configuration, opens and migrates the database, binds the listener.
 pub async fn build(config: Config) -> Result<Application, StartupError> {

@@ -63,6 +63,27 @@ const ADMIT: &str = "UPDATE todo_quotas SET todo_count = todo_count + 1, \
      WHERE user_id = $1 AND todo_count < $4 \
      AND (CASE WHEN create_tat > $2 THEN create_tat ELSE $2 END) + $3 <= $2 + $5";
 
+/// The statement [`Store::list_while`] sends, filtered by `completed` or not, after a
+/// cursor or not. Binds, in order: the user id, `completed` if filtered, the cursor's
+/// `create_time` and id if paging, the limit. Public so that the load benchmark asks
+/// SQLite for the plan of this very statement.
+pub fn list_statement(filtered: bool, paging: bool) -> String {
+    // Only fixed fragments go into the text; every value is bound.
+    let mut sql = format!("SELECT {COLUMNS} FROM todos WHERE user_id = $1");
+    let mut next = 2;
+    if filtered {
+        sql.push_str(&format!(" AND completed = ${next}"));
+        next += 1;
+    }
+    if paging {
+        // A row-value comparison, so both databases seek the index to the cursor.
+        sql.push_str(&format!(" AND (create_time, id) < (${next}, ${})", next + 1));
+        next += 2;
+    }
+    sql.push_str(&format!(" ORDER BY create_time DESC, id DESC LIMIT ${next}"));
+    sql
+}
+
 impl Store {
     /// The statements over `pool` (already migrated), enforcing `limits` on create.
     pub fn new(pool: AnyPool, limits: CreateLimits) -> Self {
@@ -183,19 +204,7 @@ impl Store {
         limit: usize,
         mut accept: impl FnMut(&TodoRecord) -> bool + Send,
     ) -> Result<(Vec<TodoRecord>, bool), TodoError> {
-        // Only fixed fragments go into the text; every value is bound.
-        let mut sql = format!("SELECT {COLUMNS} FROM todos WHERE user_id = $1");
-        let mut next = 2;
-        if completed.is_some() {
-            sql.push_str(&format!(" AND completed = ${next}"));
-            next += 1;
-        }
-        if after.is_some() {
-            // A row-value comparison, so both databases seek the index to the cursor.
-            sql.push_str(&format!(" AND (create_time, id) < (${next}, ${})", next + 1));
-            next += 2;
-        }
-        sql.push_str(&format!(" ORDER BY create_time DESC, id DESC LIMIT ${next}"));
+        let sql = list_statement(completed.is_some(), after.is_some());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id.to_string());
         if let Some(completed) = completed {
             query = query.bind(completed);
