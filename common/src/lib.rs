@@ -5,6 +5,7 @@
 //! - [`client_addr`]: the client's address behind trusted proxies, and its throttling bucket.
 //! - [`compression`]: gzip and zstd on every service, responses compressed when large enough.
 //! - [`config`]: flags and environment names both services use, secrets, durations.
+//! - [`cors`]: the browser origins allowed over gRPC-Web, and what they may send and read.
 //! - [`db`]: sqlx pool set-up for SQLite and PostgreSQL, and the write transaction.
 //! - [`error`]: where an error becomes a `Status`: the cases both services share, and the transport's codes rewritten.
 //! - [`deadline`]: the caller's `grpc-timeout`, ending in `DEADLINE_EXCEEDED`.
@@ -27,6 +28,7 @@ pub mod bearer;
 pub mod client_addr;
 pub mod compression;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod deadline;
 pub mod error;

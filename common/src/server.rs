@@ -4,7 +4,6 @@
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use http::{HeaderName, HeaderValue, Method};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tonic::{
     service::Routes,
@@ -12,7 +11,6 @@ use tonic::{
 };
 use tonic_health::ServingStatus;
 pub use tonic_reflection::server::Error as ReflectionError;
-use tower_http::cors::AllowOrigin;
 pub use tower_http::cors::CorsLayer;
 
 use crate::{
@@ -120,7 +118,7 @@ impl Application {
         addr: SocketAddr,
         args: &ServerArgs,
     ) -> Result<Self, StartupError> {
-        let cors = cors_layer(&args.cors_allowed_origins)?;
+        let cors = crate::cors::cors_layer(&args.cors_allowed_origins)?;
         let tls = crate::tls::ServerTls::from_args(&args.tls)?;
         // Bound here, port 0 allowed, so whoever starts us learns the port without a race.
         let (metrics_task, metrics_addr) = match args.metrics_addr {
@@ -358,46 +356,6 @@ pub fn watch_database(
             tokio::time::sleep(interval).await;
         }
     })
-}
-
-/// CORS for gRPC-Web: listed origins only (none grants nothing), the request headers a
-/// gRPC-Web client sends, and the gRPC trailers-as-headers it must be able to read.
-pub fn cors_layer(origins: &[String]) -> Result<CorsLayer, ConfigError> {
-    let origins = origins
-        .iter()
-        .map(|o| o.trim())
-        .filter(|o| !o.is_empty())
-        .map(|o| {
-            if o == "*" {
-                return Err(ConfigError::Invalid(
-                    "CORS_ALLOWED_ORIGINS: list origins explicitly; `*` cannot carry credentials".into(),
-                ));
-            }
-            HeaderValue::from_str(o.trim_end_matches('/'))
-                .map_err(|_| ConfigError::Invalid(format!("CORS_ALLOWED_ORIGINS: bad origin {o:?}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let header = HeaderName::from_static;
-    Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_credentials(true)
-        .allow_methods([Method::POST, Method::OPTIONS])
-        .allow_headers([
-            header("authorization"),
-            header("content-type"),
-            header("x-grpc-web"),
-            header("x-user-agent"),
-            header("grpc-timeout"),
-            header("x-request-id"),
-        ])
-        .expose_headers([
-            header("grpc-status"),
-            header("grpc-message"),
-            header("grpc-status-details-bin"),
-            // The id to quote in a bug report.
-            header("x-request-id"),
-        ])
-        .max_age(Duration::from_secs(3600)))
 }
 
 /// What one server lets its callers hold, and how long shutdown waits for them.

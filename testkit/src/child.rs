@@ -16,6 +16,7 @@ type Stdout = BufReader<tokio::process::ChildStdout>;
 
 /// A service binary run as a child process, killed when dropped.
 pub struct ChildService {
+    /// The process, for tests that wait for it to exit or signal it by pid.
     pub child: tokio::process::Child,
     /// Where it listens: it binds port 0 and says where in its ready line, so no port
     /// is reserved and released ahead (a race with every other process).

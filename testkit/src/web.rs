@@ -167,8 +167,9 @@ pub fn data_frame(message: &[u8]) -> Result<Vec<u8>, std::num::TryFromIntError> 
 pub struct Frames {
     /// The last data frame's payload, if any came.
     pub message: Option<Bytes>,
-    /// From the trailer frame.
+    /// `grpc-status`, from the trailer frame.
     pub grpc_status: Option<String>,
+    /// `grpc-message`, from the trailer frame.
     pub grpc_message: Option<String>,
     /// A frame was cut short by the end of the body.
     pub truncated: bool,

@@ -99,7 +99,13 @@ mod tests {
     use super::Config;
 
     fn parse(rate: &str) -> Result<Config, clap::Error> {
-        Config::try_parse_from(["todo-service", "--jwt-secret", "x", "--max-todo-creates-per-minute", rate])
+        Config::try_parse_from([
+            "todo-service",
+            "--jwt-secret",
+            "x",
+            "--max-todo-creates-per-minute",
+            rate,
+        ])
     }
 
     #[test]

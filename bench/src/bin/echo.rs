@@ -78,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             common::server::serve(
                 listener,
                 routes,
-                common::server::cors_layer(&[])?,
+                common::cors::cors_layer(&[])?,
                 &common::server::Limits {
                     grace: Duration::from_secs(1),
                     ..Default::default()
