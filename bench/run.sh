@@ -37,7 +37,7 @@ else
 fi
 
 echo "micro benchmarks (criterion; log in $target/bench-criterion.log)..." >&2
-cargo bench -p token --bench token -- "${crit[@]}" >"$target/bench-criterion.log" 2>&1 \
+cargo bench --workspace --bench token -- "${crit[@]}" >"$target/bench-criterion.log" 2>&1 \
   || { tail -30 "$target/bench-criterion.log" >&2; exit 1; }
 
 echo "load benchmarks..." >&2

@@ -1,7 +1,7 @@
 //! Micro benchmarks of the shared token code, each beside its floor: a bare
 //! HMAC-SHA256 over the same bytes, in the same run.
 //!
-//! Run: `cargo bench -p token --bench token` (the suite, `bench/run.sh`, passes
+//! Run: `cargo bench --workspace --bench token` (the suite, `bench/run.sh`, passes
 //! shorter warm-up and measurement times and reads the medians back for its table).
 //!
 //! - `token/sign`: `AccessTokens::issue` (claims to JSON, base64url, HMAC, base64url).
