@@ -6,6 +6,9 @@
 #
 #   bench/h2load.sh [--secs 8] [--rounds 3] [--postgres-url URL|none]
 #
+# H2LOAD_TODO_ENV="DATABASE_MAX_CONNECTIONS=2 RUST_LOG=warn" adds settings to the
+# todo-services, for experiments (what a setting costs or saves).
+#
 # Needs the release binaries (bench/run.sh builds them; or `cargo build --release
 # --workspace --bins`), h2load, python3, grpcurl (scripts/install-grpcurl.sh .tools/bin).
 # Rows run in rounds, alternating, after a 1 s warm-up each; each figure is the median
@@ -96,7 +99,8 @@ setup() {
   start "$label-auth" auth-service DATABASE_URL="$auth_db"
   local auth=$started
   start "$label-todo" todo-service DATABASE_URL="$todo_db" AUTH_SERVICE_URL="http://$auth" \
-    METRICS_ADDR="$metrics" MAX_TODO_CREATES_PER_MINUTE=60000000 MAX_TODOS_PER_USER=100000000
+    METRICS_ADDR="$metrics" MAX_TODO_CREATES_PER_MINUTE=60000000 MAX_TODOS_PER_USER=100000000 \
+    ${H2LOAD_TODO_ENV:-}
   local todo=$started
   rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Register >/dev/null
   local token
