@@ -13,7 +13,7 @@ use http::{HeaderValue, Request, Response, StatusCode, Version, header::CONTENT_
 use tonic::body::Body;
 use tower::{Layer, Service};
 
-const WHAT_THIS_PORT_SPEAKS: &str = "This port speaks gRPC over HTTP/2 (cleartext) and gRPC-Web over HTTP/1.1 and HTTP/2 \
+const WHAT_THIS_PORT_SPEAKS: &str = "This port speaks gRPC over HTTP/2 and gRPC-Web over HTTP/1.1 and HTTP/2 \
      (content-type application/grpc-web, application/grpc-web+proto or application/grpc-web-text); \
      use a gRPC or gRPC-Web client.\n";
 
