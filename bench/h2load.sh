@@ -55,11 +55,12 @@ cleanup() {
 trap cleanup EXIT
 
 secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
-# A loopback port for METRICS_ADDR (the services' ports are 0 and read from the ready
-# line; the metrics port must be known to scrape it).
+# A free loopback port, for the tutorial's app only (serve.sh takes a port number; our
+# services bind port 0 and say where in their ready line).
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start NAME BINARY ENV...: starts a service on port 0; its address in $started.
+# start NAME BINARY ENV...: starts a service on port 0; its address in $started, its
+# metrics address (METRICS_ADDR=127.0.0.1:0) in $started_metrics.
 # (Not called in $(...): the pid must reach `pids` in this shell, for the cleanup.)
 start() {
   local name=$1 binary=$2; shift 2
@@ -67,6 +68,7 @@ start() {
   pids+=($!)
   for _ in $(seq 100); do
     started=$(sed -n 's/.* ready addr=\([0-9.:]*\).*/\1/p' "$work/$name.log" | head -1)
+    started_metrics=$(sed -n 's/.* ready .*metrics_addr=\([0-9.:]*\).*/\1/p' "$work/$name.log" | head -1)
     [ -n "$started" ] && return
     sleep 0.1
   done
@@ -94,14 +96,13 @@ codes() {
 # TODO_ADDR, METRICS, TOKEN and the request files under $work/LABEL.
 setup() {
   local label=$1 auth_db=$2 todo_db=$3
-  local metrics
-  metrics=127.0.0.1:$(port)
   start "$label-auth" auth-service DATABASE_URL="$auth_db"
   local auth=$started
   start "$label-todo" todo-service DATABASE_URL="$todo_db" AUTH_SERVICE_URL="http://$auth" \
-    METRICS_ADDR="$metrics" MAX_TODO_CREATES_PER_MINUTE=60000000 MAX_TODOS_PER_USER=100000000 \
+    METRICS_ADDR=127.0.0.1:0 MAX_TODO_CREATES_PER_MINUTE=60000000 MAX_TODOS_PER_USER=100000000 \
     ${H2LOAD_TODO_ENV:-}
-  local todo=$started
+  local todo=$started metrics=$started_metrics
+  [ -n "$metrics" ] || { echo "h2load.sh: the todo-service did not say where its metrics are" >&2; exit 1; }
   rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Register >/dev/null
   local token
   token=$(rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Login \

@@ -81,7 +81,10 @@ pub async fn closed_loop<C: Caller>(
     let mut errors = 0;
     let mut first_error = None;
     for task in tasks {
-        let (lat, e, first) = task.await.expect("caller task");
+        // A caller that panicked is an error of the sample, not the end of the suite.
+        let (lat, e, first) = task
+            .await
+            .unwrap_or_else(|join| (Vec::new(), 1, Some(format!("caller task: {join}"))));
         all.extend(lat);
         errors += e;
         if first_error.is_none() {

@@ -24,24 +24,6 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Where `cargo test --workspace` put the service binaries: beside the directory of
-/// this test executable (target/debug/deps/compose-HASH).
-pub fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable is in target/PROFILE/deps");
-    for binary in ["auth-service", "todo-service"] {
-        assert!(
-            dir.join(binary).is_file(),
-            "{} is missing: `cargo test --workspace` builds it (or `cargo build --workspace --bins`)",
-            dir.join(binary).display()
-        );
-    }
-    dir.to_path_buf()
-}
-
 /// One service of the plan.
 pub struct Service {
     pub name: String,
@@ -100,14 +82,13 @@ impl Plan {
             String::from_utf8_lossy(&out.stderr)
         );
         let plan: Value = serde_json::from_slice(&out.stdout).expect("the plan is JSON");
-        let bins = bin_dir();
         let services = plan["services"]
             .as_object()
             .expect("plan.services")
             .iter()
             .map(|(name, s)| Service {
                 name: name.clone(),
-                binary: bins.join(text(&s["binary"])),
+                binary: PathBuf::from(testkit::workspace_binary(&text(&s["binary"]))),
                 environment: map(&s["environment"], text),
                 healthcheck: s["healthcheck"]["args"]
                     .as_array()

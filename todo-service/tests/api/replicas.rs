@@ -3,35 +3,66 @@
 
 use std::time::{Duration, Instant};
 
-use testkit::{Backend, TestDb, bearer};
+use testkit::{Backend, Running, TestDb, bearer};
 use todo_grpc_proto::{
-    auth::v1 as authpb,
+    auth::v1::{self as authpb, auth_service_client::AuthServiceClient},
     todo::v1::{self as pb, todo_service_client::TodoServiceClient},
 };
-use tonic::Code;
+use tonic::{Code, transport::Channel};
 
 use crate::helpers::{spawn_todo, todo_config};
 
+/// Two auth-service replicas on one PostgreSQL database and two todo-service replicas
+/// on another, each todo replica following its own auth replica's feed.
+struct Replicas {
+    auth: Vec<Running>,
+    todo: Vec<Running>,
+    /// (auth, todo): kept so the databases outlive the servers.
+    dbs: (TestDb, TestDb),
+}
+
+impl Replicas {
+    /// `None` (the test is skipped, and says so) without TEST_POSTGRES_URL.
+    async fn start() -> Option<Self> {
+        if testkit::postgres_url().is_none() {
+            eprintln!("skipped: TEST_POSTGRES_URL is not set (replicas need a shared PostgreSQL)");
+            return None;
+        }
+        let auth_db = TestDb::new(Backend::Postgres).await;
+        let todo_db = TestDb::new(Backend::Postgres).await;
+        let mut auth = Vec::new();
+        let mut todo = Vec::new();
+        for _ in 0..2 {
+            let server = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
+            let mut config = todo_config(&todo_db.url);
+            config.auth_service_url = Some(server.url());
+            todo.push(spawn_todo(config).await);
+            auth.push(server);
+        }
+        Some(Self {
+            auth,
+            todo,
+            dbs: (auth_db, todo_db),
+        })
+    }
+
+    async fn auth(&self, i: usize) -> AuthServiceClient<Channel> {
+        testkit::auth_client(self.auth[i].addr).await
+    }
+
+    async fn todo(&self, i: usize) -> TodoServiceClient<Channel> {
+        TodoServiceClient::new(testkit::channel(self.todo[i].addr).await)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_everything_through_the_database() {
-    if testkit::postgres_url().is_none() {
-        eprintln!("skipped: TEST_POSTGRES_URL is not set (replicas need a shared PostgreSQL)");
+    let Some(replicas) = Replicas::start().await else {
         return;
-    }
-    let auth_db = TestDb::new(Backend::Postgres).await;
-    let todo_db = TestDb::new(Backend::Postgres).await;
-    let auth_a = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
-    let auth_b = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
-    let mut todo_servers = Vec::new();
-    for auth in [&auth_a, &auth_b] {
-        let mut config = todo_config(&todo_db.url);
-        config.auth_service_url = Some(auth.url());
-        todo_servers.push(spawn_todo(config).await);
-    }
-    let mut a = testkit::auth_client(auth_a.addr).await;
-    let mut b = testkit::auth_client(auth_b.addr).await;
-    let mut todo_a = TodoServiceClient::new(testkit::channel(todo_servers[0].addr).await);
-    let mut todo_b = TodoServiceClient::new(testkit::channel(todo_servers[1].addr).await);
+    };
+    let (mut a, mut b) = (replicas.auth(0).await, replicas.auth(1).await);
+    let mut todo_a = replicas.todo(0).await;
+    let mut todo_b = replicas.todo(1).await;
     let login = |name: &str| authpb::LoginRequest {
         username: name.into(),
         password: "replicated password".into(),
@@ -159,25 +190,11 @@ async fn replicas_share_everything_through_the_database() {
 /// todo replica, and a deletion on one reaches every todo replica.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_and_deletions_cross_replicas() {
-    if testkit::postgres_url().is_none() {
-        eprintln!("skipped: TEST_POSTGRES_URL is not set (replicas need a shared PostgreSQL)");
+    let Some(replicas) = Replicas::start().await else {
         return;
-    }
-    let auth_db = TestDb::new(Backend::Postgres).await;
-    let todo_db = TestDb::new(Backend::Postgres).await;
-    let auth_a = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
-    let auth_b = testkit::spawn_auth(testkit::auth_config(&auth_db.url)).await;
-    let mut todos = Vec::new();
-    let mut todo_servers = Vec::new();
-    for auth in [&auth_a, &auth_b] {
-        let mut config = todo_config(&todo_db.url);
-        config.auth_service_url = Some(auth.url());
-        let server = spawn_todo(config).await;
-        todos.push(TodoServiceClient::new(testkit::channel(server.addr).await));
-        todo_servers.push(server);
-    }
-    let mut a = testkit::auth_client(auth_a.addr).await;
-    let mut b = testkit::auth_client(auth_b.addr).await;
+    };
+    let mut todos = vec![replicas.todo(0).await, replicas.todo(1).await];
+    let (mut a, mut b) = (replicas.auth(0).await, replicas.auth(1).await);
     let keep = testkit::register_and_login(&mut a, "xena", "replicated password").await;
     let end = b
         .login(authpb::LoginRequest {
@@ -245,7 +262,7 @@ async fn sessions_and_deletions_cross_replicas() {
     let took = refused_everywhere(keep.access_token.clone(), todos.clone()).await;
     eprintln!("DeleteAccount on replica A refused at both todo replicas after {took:?}");
     sqlx::any::install_default_drivers();
-    let db = sqlx::AnyPool::connect(&todo_db.url).await.unwrap();
+    let db = sqlx::AnyPool::connect(&replicas.dbs.1.url).await.unwrap();
     let start = Instant::now();
     loop {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM todos")

@@ -48,9 +48,11 @@ async fn a_callers_traceparent_is_continued() {
     let collector = Collector::start().await;
     let db = TestDb::new(Backend::Sqlite).await;
     let mut env = otel_env(&collector);
+    // The SDK's own variables apply: the spans are named for this deployment.
     env.extend([
         ("DATABASE_URL", db.url.clone()),
         ("JWT_SECRET", testkit::TEST_SECRET.to_owned()),
+        ("OTEL_SERVICE_NAME", "auth-eu-1".to_owned()),
     ]);
     let mut auth = ChildService::start_logging(&testkit::workspace_binary("auth-service"), &env).await;
     let mut client = AuthServiceClient::new(testkit::channel(auth.addr).await);
@@ -73,7 +75,7 @@ async fn a_callers_traceparent_is_continued() {
         })
         .await;
     let server = trace.iter().find(|s| s.parent_span_id == caller_span).unwrap();
-    assert_eq!(server.service, "auth-service");
+    assert_eq!(server.service, "auth-eu-1", "OTEL_SERVICE_NAME names the service");
     assert_eq!(server.name, "/auth.v1.AuthService/Register");
     assert!(
         trace
