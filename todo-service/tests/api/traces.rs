@@ -68,6 +68,40 @@ async fn a_callers_traceparent_is_continued() {
         ))
         .await
         .unwrap();
+    // A caller's garbage is not a parent: a malformed or oversized traceparent (and one
+    // with an all-zero trace id) starts a trace of its own, and the call goes on.
+    for garbage in [
+        "00-zz-yy-01".to_owned(),
+        format!("00-{}-{}-01", "0".repeat(32), caller_span),
+        format!("00-{trace_id}-{}-01", "f".repeat(4000)),
+    ] {
+        client
+            .login(with_traceparent(
+                tonic::Request::new(todo_grpc_proto::auth::v1::LoginRequest {
+                    username: "traced".into(),
+                    password: "a traced password".into(),
+                }),
+                &garbage,
+            ))
+            .await
+            .expect("a bad traceparent does not fail the call");
+    }
+    let logins = |spans: &[testkit::otlp::Span]| {
+        spans
+            .iter()
+            .filter(|s| s.name == "/auth.v1.AuthService/Login")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while logins(&collector.spans()).len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "{:#?}", collector.spans());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for login in logins(&collector.spans()) {
+        assert!(login.parent_span_id.is_empty(), "a root span: {login:?}");
+        assert_ne!(login.trace_id, trace_id, "not the caller's trace: {login:?}");
+    }
     let trace = collector
         .wait_for_trace(&trace_id, Duration::from_secs(20), |spans| {
             let server = spans.iter().find(|s| s.parent_span_id == caller_span);
