@@ -8,6 +8,9 @@
 #
 # H2LOAD_TODO_ENV="DATABASE_MAX_CONNECTIONS=2 RUST_LOG=warn" adds settings to the
 # todo-services, for experiments (what a setting costs or saves).
+# --before DIR adds a SQLite pair whose todo-service is DIR/todo-service (an older build:
+# `cp target/release/todo-service DIR` before the change), with its GetTodo and ListTodos
+# rows interleaved with the others: a before/after measured side by side in one run.
 #
 # Needs the release binaries (bench/run.sh builds them; or `cargo build --release
 # --workspace --bins`), h2load, python3, grpcurl (scripts/install-grpcurl.sh .tools/bin).
@@ -29,6 +32,7 @@ while [ $# -gt 0 ]; do
     --secs) secs=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --postgres-url) pg_url=$2; shift 2 ;;
+    --before) before_bin=$2; shift 2 ;;
     *) echo "h2load.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -64,7 +68,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 # (Not called in $(...): the pid must reach `pids` in this shell, for the cleanup.)
 start() {
   local name=$1 binary=$2; shift 2
-  env -i PATH="$PATH" LISTEN_ADDR=127.0.0.1:0 JWT_SECRET="$secret" "$@" "$bin/$binary" >"$work/$name.log" 2>&1 &
+  env -i PATH="$PATH" LISTEN_ADDR=127.0.0.1:0 JWT_SECRET="$secret" "$@" "${start_bin:-$bin}/$binary" >"$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do
     started=$(sed -n 's/.* ready addr=\([0-9.:]*\).*/\1/p' "$work/$name.log" | head -1)
@@ -98,7 +102,8 @@ setup() {
   local label=$1 auth_db=$2 todo_db=$3
   start "$label-auth" auth-service DATABASE_URL="$auth_db"
   local auth=$started
-  start "$label-todo" todo-service DATABASE_URL="$todo_db" AUTH_SERVICE_URL="http://$auth" \
+  # shellcheck disable=SC2086
+  start_bin=${4:-$bin} start "$label-todo" todo-service DATABASE_URL="$todo_db" AUTH_SERVICE_URL="http://$auth" \
     METRICS_ADDR=127.0.0.1:0 MAX_TODO_CREATES_PER_MINUTE=60000000 MAX_TODOS_PER_USER=100000000 \
     ${H2LOAD_TODO_ENV:-}
   local todo=$started metrics=$started_metrics
@@ -132,6 +137,10 @@ done
 
 setup sqlite "sqlite://$work/auth.db" "sqlite://$work/todo.db"
 backends=(sqlite)
+if [ -n "${before_bin:-}" ]; then
+  [ -x "$before_bin/todo-service" ] || { echo "h2load.sh: $before_bin/todo-service is missing" >&2; exit 1; }
+  setup before "sqlite://$work/auth-before.db" "sqlite://$work/todo-before.db" "$before_bin"
+fi
 if [ "$pg_url" != none ] && command -v psql >/dev/null && psql -q "$pg_url" -c 'SELECT 1' >/dev/null 2>&1; then
   pg_dbs="bench_h2_auth_$$ bench_h2_todo_$$"
   for db in $pg_dbs; do psql -q "$pg_url" -c "CREATE DATABASE $db" >/dev/null; done
@@ -165,6 +174,12 @@ rows=(
   "floor GetTodo, 16x4|floor|GetTodo|-c 16 -m 4"
   "floor ListTodos (20), 10x1|floor|ListTodos|-c 10 -m 1"
 )
+if [ -n "${before_bin:-}" ]; then
+  rows+=(
+    "GetTodo sqlite (before), 16x4|before|GetTodo|-c 16 -m 4"
+    "ListTodos (20) sqlite (before), 10x1|before|ListTodos|-c 10 -m 1"
+  )
+fi
 for b in "${backends[@]}"; do
   rows+=(
     "GetTodo $b, 16x4|$b|GetTodo|-c 16 -m 4"
@@ -252,7 +267,7 @@ for row in "${rows[@]}"; do
   if [[ "$m" != [0-9]* ]]; then m=$(tr ';' '\n' <<<"${results[$row]}" | grep -v '^[0-9]' | head -1); fi
   vs_floor="-"; vs_seed="-"
   case $where in
-    sqlite|postgres)
+    sqlite|postgres|before)
       [ "$method" = GetTodo ] && vs_floor=$(ratio "$m" "$floor_get")
       [ "$method" = ListTodos ] && vs_floor=$(ratio "$m" "$floor_list")
       [ "$method" = ListTodos ] && [ -n "$seed10" ] && vs_seed=$(ratio "$m" "$seed10")
@@ -263,5 +278,8 @@ done
 echo
 echo "Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) after the run; h2load $(h2load --version 2>&1 | head -1 | awk '{print $NF}')."
 for s in "${skipped[@]}"; do echo "Skipped: $s."; done
-ps -o rss= -p "$(pgrep -f "$bin/todo-service" | head -1)" 2>/dev/null \
-  | awk '{printf "todo-service resident memory after the run: %.1f MB\n", $1 / 1024}' || true
+# Resident memory of each todo-service: now, and its peak over the run (VmHWM).
+for p in $(pgrep -f "/todo-service$" || true); do
+  db=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | sed -n 's/^DATABASE_URL=//p' | sed 's|.*/||')
+  awk -v db="$db" '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} END {printf "todo-service on %s: resident %.1f MB, peak %.1f MB\n", db, r/1024, h/1024}' "/proc/$p/status" 2>/dev/null || true
+done

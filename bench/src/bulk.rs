@@ -128,7 +128,7 @@ mod tests {
             .connect(&url)
             .await
             .unwrap();
-        let store = Store::new(pool, CreateLimits::default());
+        let store = Store::new(pool, &url, CreateLimits::default()).unwrap();
         let (page, more) = store
             .list_while(measured, None, None, 1000, |_| true)
             .await

@@ -200,46 +200,115 @@ impl Caller for WebCall {
     }
 }
 
-/// GetTodo's read, by the todo-service's own `Store`, on an sqlx pool opened here with
-/// the services' pool settings except `test_before_acquire`: what a ping before each
-/// query costs, without the server around it.
+/// GetTodo's read without the server around it, in this process: by the todo-service's
+/// own `Store` on an sqlx pool opened here with the services' pool settings (except
+/// `test_before_acquire`, to show what a ping before each query costs), with or without
+/// its direct SQLite reads; or by sqlx's native SQLite driver instead of `Any`.
 #[derive(Clone)]
 pub struct PoolCall {
     pool: sqlx::AnyPool,
-    store: Store,
+    read: Read,
     id: TodoId,
     user: UserId,
 }
 
+/// How a [`PoolCall`] reads.
+#[derive(Clone)]
+pub enum Read {
+    /// Through the store.
+    Store(Store),
+    /// The store's SELECT through sqlx's native SQLite driver, no `Any`.
+    Native(sqlx::SqlitePool),
+}
+
+/// How a [`PoolCall`] reaches the database.
+#[derive(Clone, Copy, Debug)]
+pub enum ReadPath {
+    /// The store with every statement through sqlx's `Any` pool.
+    Sqlx {
+        /// The pool's ping before each query.
+        test_before_acquire: bool,
+    },
+    /// The same SELECT through sqlx's native SQLite pool (same settings, no ping).
+    NativeSqlite,
+    /// The store as the service runs it: on a SQLite file, reads on the calling thread.
+    Store,
+}
+
 impl PoolCall {
-    pub async fn open(url: &str, test_before_acquire: bool, id: &str, user: UserId) -> Res<Self> {
+    pub async fn open(url: &str, path: ReadPath, id: &str, user: UserId) -> Res<Self> {
         let id = TodoId::parse(id).ok_or_else(|| format!("todo id {id:?} is not a UUID"))?;
-        let pool = common::db::pool_options(url, &common::db::PoolSettings::default())
-            .test_before_acquire(test_before_acquire)
+        let settings = common::db::PoolSettings::default();
+        let ping = matches!(
+            path,
+            ReadPath::Sqlx {
+                test_before_acquire: true
+            }
+        );
+        let pool = common::db::pool_options(url, &settings)
+            .test_before_acquire(ping)
             .connect(url)
             .await
             .map_err(err("pool"))?;
-        Ok(Self {
-            store: Store::new(pool.clone(), CreateLimits::default()),
-            pool,
-            id,
-            user,
-        })
+        let limits = CreateLimits::default();
+        let read = match path {
+            ReadPath::Sqlx { .. } => Read::Store(Store::through_sqlx(pool.clone(), limits)),
+            ReadPath::Store => Read::Store(Store::new(pool.clone(), url, limits).map_err(err("store"))?),
+            ReadPath::NativeSqlite => Read::Native(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .test_before_acquire(false)
+                    .connect(url)
+                    .await
+                    .map_err(err("native pool"))?,
+            ),
+        };
+        Ok(Self { pool, read, id, user })
     }
 
-    /// Closes the pool's connections.
+    /// Closes the pools' connections.
     pub async fn close(&self) {
+        if let Read::Native(native) = &self.read {
+            native.close().await;
+        }
         self.pool.close().await;
     }
 }
 
 impl Caller for PoolCall {
     async fn call(&mut self) -> Res<()> {
-        self.store
-            .get(self.user, self.id)
-            .await
-            .map_err(err("get"))?
-            .ok_or("no such todo")?;
+        match &self.read {
+            Read::Store(store) => {
+                store
+                    .get(self.user, self.id)
+                    .await
+                    .map_err(err("get"))?
+                    .ok_or("no such todo")?;
+            }
+            Read::Native(pool) => {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT id, title, description, completed, create_time, update_time \
+                     FROM todos WHERE id = $1 AND user_id = $2",
+                )
+                .bind(self.id.to_string())
+                .bind(self.user.to_string())
+                .fetch_optional(pool)
+                .await
+                .map_err(err("get"))?
+                .ok_or("no such todo")?;
+                // Decoded as the store decodes, so the work compared is the same.
+                let id: &str = row.try_get(0).map_err(err("id"))?;
+                TodoId::parse(id).ok_or("stored id is not a UUID")?;
+                let _: (String, String, bool, i64, i64) = (
+                    row.try_get(1).map_err(err("title"))?,
+                    row.try_get(2).map_err(err("description"))?,
+                    row.try_get(3).map_err(err("completed"))?,
+                    row.try_get(4).map_err(err("create_time"))?,
+                    row.try_get(5).map_err(err("update_time"))?,
+                );
+            }
+        }
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::{
     DESCRIPTION, Res, TITLE, argon2_bound,
-    callers::{LoginCall, PoolCall, Rpc, Target, TodoCall, connect, status_text},
+    callers::{LoginCall, PoolCall, ReadPath, Rpc, Target, TodoCall, connect, status_text},
     drive::{Caller, closed_loop},
     err, postgres, procs,
     procs::Proc,
@@ -192,20 +192,32 @@ impl Suite {
     }
 
     /// GetTodo's read by the store through sqlx pools with and without a ping before
-    /// each query, on the main SQLite database and on a fresh PostgreSQL one.
+    /// each query, on the main SQLite database and on a fresh PostgreSQL one; on SQLite
+    /// also through sqlx's native driver and through the store's direct reads.
     async fn pool(&mut self, id: &str, user: UserId) -> Res<()> {
         let sqlite = format!("sqlite://{}", self.dir.join("todo.db").display());
         let mut targets = Vec::new();
-        for flag in [true, false] {
-            let call = PoolCall::open(&sqlite, flag, id, user).await?;
-            targets.push((format!("SQLite, test_before_acquire({flag})"), call));
+        for test_before_acquire in [true, false] {
+            let call = PoolCall::open(&sqlite, ReadPath::Sqlx { test_before_acquire }, id, user).await?;
+            targets.push((
+                format!("SQLite, Any, test_before_acquire({test_before_acquire})"),
+                call,
+            ));
         }
+        let call = PoolCall::open(&sqlite, ReadPath::NativeSqlite, id, user).await?;
+        targets.push(("SQLite, native sqlx driver".to_owned(), call));
+        let call = PoolCall::open(&sqlite, ReadPath::Store, id, user).await?;
+        targets.push(("SQLite, the store (reads on the calling thread)".to_owned(), call));
         let pg = postgres::fresh(&self.options.postgres_url).await.ok();
         if let Some(db) = &pg {
             let pg_id = one_todo(&db.url, user).await?;
-            for flag in [true, false] {
-                let call = PoolCall::open(&db.url, flag, &pg_id, user).await?;
-                targets.push((format!("PostgreSQL, test_before_acquire({flag})"), call));
+            for test_before_acquire in [true, false] {
+                let call =
+                    PoolCall::open(&db.url, ReadPath::Sqlx { test_before_acquire }, &pg_id, user).await?;
+                targets.push((
+                    format!("PostgreSQL, test_before_acquire({test_before_acquire})"),
+                    call,
+                ));
             }
         }
         let me = std::process::id();
@@ -371,7 +383,8 @@ async fn one_todo(url: &str, user: UserId) -> Res<String> {
     let title = Title::parse("title", TITLE).map_err(err("title"))?;
     let description = Description::parse("description", DESCRIPTION).map_err(err("description"))?;
     let now = common::time::Clock::system().now_micros();
-    let created = Store::new(pool.clone(), CreateLimits::default())
+    let created = Store::new(pool.clone(), url, CreateLimits::default())
+        .map_err(err("store"))?
         .create(user, &title, &description, now)
         .await
         .map_err(err("create"));

@@ -34,6 +34,10 @@ pub enum CommonError {
     /// succeed), `INTERNAL` otherwise. The detail is logged, never returned.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A read on the calling thread (`sqlite_reads`): `UNAVAILABLE` when the file is
+    /// busy, `INTERNAL` otherwise. The detail is logged, never returned.
+    #[error("sqlite: {0}")]
+    SqliteRead(#[from] rusqlite::Error),
     /// `INTERNAL`; the detail is logged, not returned.
     #[error("internal: {0}")]
     Internal(String),
@@ -60,6 +64,7 @@ impl From<CommonError> for Status {
                 ErrorDetails::with_retry_info(Some(retry_after)),
             ),
             CommonError::Database(e) => database_status(&e),
+            CommonError::SqliteRead(e) => sqlite_read_status(&e),
             CommonError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 Status::internal("internal error")
@@ -82,6 +87,20 @@ fn database_status(e: &sqlx::Error) -> Status {
             tracing::error!(error = %e, "database error");
             Status::internal("internal error")
         }
+    }
+}
+
+fn sqlite_read_status(e: &rusqlite::Error) -> Status {
+    let busy = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    if busy {
+        tracing::warn!(error = %e, "database busy");
+        Status::unavailable("database busy, retry")
+    } else {
+        tracing::error!(error = %e, "database error");
+        Status::internal("internal error")
     }
 }
 

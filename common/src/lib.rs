@@ -13,6 +13,7 @@
 //! - [`http1`]: what a plain HTTP/1.1 request gets on the gRPC port.
 //! - [`observe`]: per-call span, log line, metrics and request id.
 //! - [`reflection`]: reflection v1 and v1alpha from one index, errors answered in the stream.
+//! - [`sqlite_reads`]: SQLite reads on the calling thread, beside the sqlx pool that writes.
 //! - [`server`]: the gRPC server shell: gRPC-Web, CORS, health, reflection, graceful shutdown.
 //! - [`telemetry`]: `tracing` set-up.
 //! - [`trace`]: OpenTelemetry spans over OTLP when configured; `traceparent` in and out.
@@ -37,6 +38,7 @@ pub mod http1;
 pub mod observe;
 pub mod reflection;
 pub mod server;
+pub mod sqlite_reads;
 pub mod telemetry;
 pub mod time;
 pub mod tls;

@@ -35,7 +35,8 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     );
     let revocations = Revocations::connect(config.auth_service_url.as_deref(), auth_tls.as_ref())
         .map_err(StartupError::Other)?;
-    let store = Store::new(pool.clone(), config.create_limits());
+    let store = Store::new(pool.clone(), &config.database_url, config.create_limits())
+        .map_err(|e| StartupError::Other(format!("opening the database for reads: {e}")))?;
     let feed_task = revocations.start(tokens.clone(), store.clone());
     if feed_task.is_none() {
         tracing::warn!("AUTH_SERVICE_URL is not set: revoked tokens stay valid here until they expire");

@@ -1,10 +1,15 @@
 //! All SQL of the todo-service. Every statement is scoped by `user_id`: a todo of
 //! another user is indistinguishable from one that does not exist.
 
+mod sqlite;
+
+use common::sqlite_reads::SqliteReads;
 use futures::StreamExt;
 use sqlx::{AnyPool, Row, any::AnyRow};
 use token::UserId;
 use uuid::Uuid;
+
+use common::error::CommonError;
 
 use crate::{
     domain::{Changes, CreateLimits, Cursor, Description, Title, TodoId},
@@ -46,10 +51,12 @@ fn todo_from_row(row: &AnyRow) -> Result<TodoRecord, TodoError> {
 
 /// Every statement of the todo-service, each scoped to a user, over one pool; cheap to
 /// clone (the pool is shared). The handlers and the revocation follower (which deletes a
-/// deleted account's todos) hold one.
+/// deleted account's todos) hold one. On a SQLite file, reads go to it on the calling
+/// thread (`sqlite` below); everything else, and every write, goes through sqlx.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    reads: Option<SqliteReads>,
     limits: CreateLimits,
 }
 
@@ -85,9 +92,24 @@ pub fn list_statement(filtered: bool, paging: bool) -> String {
 }
 
 impl Store {
-    /// The statements over `pool` (already migrated), enforcing `limits` on create.
-    pub fn new(pool: AnyPool, limits: CreateLimits) -> Self {
-        Self { pool, limits }
+    /// The statements over `pool` (already migrated from `database_url`), enforcing
+    /// `limits` on create. Fails when a SQLite file cannot be opened for reading.
+    pub fn new(pool: AnyPool, database_url: &str, limits: CreateLimits) -> Result<Self, TodoError> {
+        let reads = SqliteReads::for_url(database_url).map_err(CommonError::from)?;
+        if let Some(reads) = &reads {
+            sqlite::check_statements(reads).map_err(CommonError::from)?;
+        }
+        Ok(Self { pool, reads, limits })
+    }
+
+    /// The same statements with every one through sqlx, reads included: the store as it
+    /// was before direct SQLite reads, kept for the benchmark's side-by-side.
+    pub fn through_sqlx(pool: AnyPool, limits: CreateLimits) -> Self {
+        Self {
+            pool,
+            reads: None,
+            limits,
+        }
     }
 
     /// Inserts a todo if the user's quota and creation rate allow it.
@@ -180,6 +202,9 @@ impl Store {
     /// same answer, `NOT_FOUND`).
     #[tracing::instrument(target = "db", level = "debug", skip_all)]
     pub async fn get(&self, user_id: UserId, id: TodoId) -> Result<Option<TodoRecord>, TodoError> {
+        if let Some(reads) = &self.reads {
+            return Ok(sqlite::get(reads, user_id, id).map_err(CommonError::from)?);
+        }
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM todos WHERE id = $1 AND user_id = $2"
         )))
@@ -204,6 +229,10 @@ impl Store {
         limit: usize,
         mut accept: impl FnMut(&TodoRecord) -> bool + Send,
     ) -> Result<(Vec<TodoRecord>, bool), TodoError> {
+        if let Some(reads) = &self.reads {
+            let listed = sqlite::list_while(reads, user_id, completed, after, limit, &mut accept);
+            return Ok(listed.map_err(CommonError::from)?);
+        }
         let sql = list_statement(completed.is_some(), after.is_some());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id.to_string());
         if let Some(completed) = completed {
