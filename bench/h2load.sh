@@ -11,6 +11,7 @@
 # --before DIR adds a SQLite pair whose todo-service is DIR/todo-service (an older build:
 # `cp target/release/todo-service DIR` before the change), with its GetTodo and ListTodos
 # rows interleaved with the others: a before/after measured side by side in one run.
+# --rows REGEX keeps only the rows whose label matches (grep -E), for profiling one.
 #
 # Needs the release binaries (bench/run.sh builds them; or `cargo build --release
 # --workspace --bins`), h2load, python3, grpcurl (scripts/install-grpcurl.sh .tools/bin).
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --postgres-url) pg_url=$2; shift 2 ;;
     --before) before_bin=$2; shift 2 ;;
+    --rows) only_rows=$2; shift 2 ;;
     *) echo "h2load.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -198,6 +200,14 @@ if [ -n "$seed_url" ]; then
   )
 fi
 
+if [ -n "${only_rows:-}" ]; then
+  kept=()
+  for row in "${rows[@]}"; do
+    if grep -qE -- "$only_rows" <<<"${row%%|*}"; then kept+=("$row"); else skipped+=("${row%%|*}: not in --rows"); fi
+  done
+  rows=("${kept[@]}")
+fi
+
 # run ROW: one measurement, req/s of answered calls (or FAIL: why) on stdout.
 run() {
   IFS='|' read -r _ where method flags <<<"$1"
@@ -247,14 +257,14 @@ for round in $(seq "$rounds"); do
   done
 done
 
-median() { tr ';' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$0} END {if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'; }
+median() { tr ';' '\n' <<<"$1" | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$0} END {if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'; }
 fmt() { awk -v x="$1" 'BEGIN {if (x ~ /^[0-9.]+$/) printf "%\047.0f", x; else print x}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2fx", a / b; else print "-"}'; }
 
-floor_get=$(median "${results["floor GetTodo, 16x4|floor|GetTodo|-c 16 -m 4"]}")
-floor_list=$(median "${results["floor ListTodos (20), 10x1|floor|ListTodos|-c 10 -m 1"]}")
+floor_get=$(median "${results["floor GetTodo, 16x4|floor|GetTodo|-c 16 -m 4"]:-}")
+floor_list=$(median "${results["floor ListTodos (20), 10x1|floor|ListTodos|-c 10 -m 1"]:-}")
 seed10=""
-[ -n "$seed_url" ] && seed10=$(median "${results["the tutorial's GET /todos/ (20), h1 10x1|seed|list|-c 10 -m 1"]}")
+[ -n "$seed_url" ] && seed10=$(median "${results["the tutorial's GET /todos/ (20), h1 10x1|seed|list|-c 10 -m 1"]:-}")
 
 echo
 echo "### h2load: calls per second (medians of $rounds rounds of ${secs} s, 1 s warm-up)"

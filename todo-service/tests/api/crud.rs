@@ -19,6 +19,7 @@ both_backends!(
     input_limits,
     health_and_reflection_need_no_token,
     grpc_web_on_the_same_port,
+    every_acknowledged_write_is_read_back_under_concurrency,
 );
 
 async fn crud_round_trip(backend: Backend) {
@@ -353,4 +354,102 @@ async fn grpc_web_on_the_same_port(backend: Backend) {
     }
     let (all, _) = app.list_all(&kim, 10, None).await;
     assert_eq!(all.len(), 2);
+}
+
+/// On SQLite, reads go to the file on the calling thread and writes through sqlx's pool:
+/// an acknowledged create or update must be what the very next read sees, with many
+/// callers writing and reading at once (and a lister running beside them throughout).
+async fn every_acknowledged_write_is_read_back_under_concurrency(backend: Backend) {
+    let mut app = spawn_pair(backend).await;
+    let alice = app.user("alice").await;
+    let token = alice.token.clone();
+    let writers = (0..16).map(|w| {
+        let (mut client, token) = (app.todo.clone(), token.clone());
+        tokio::spawn(async move {
+            // 112 creates: within the default burst of 120 a minute.
+            for n in 0..7 {
+                let create = pb::CreateTodoRequest {
+                    title: format!("writer {w} todo {n}"),
+                    description: String::new(),
+                };
+                let created = client
+                    .create_todo(bearer(create, &token))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                let get = |id: String| pb::GetTodoRequest { id };
+                let got = client
+                    .get_todo(bearer(get(created.id.clone()), &token))
+                    .await
+                    .unwrap();
+                assert_eq!(got.into_inner(), created, "a create is read back at once");
+                let update = pb::UpdateTodoRequest {
+                    todo: Some(pb::Todo {
+                        id: created.id.clone(),
+                        completed: true,
+                        ..Default::default()
+                    }),
+                    update_mask: mask(&["completed"]),
+                };
+                let updated = client
+                    .update_todo(bearer(update, &token))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                let got = client
+                    .get_todo(bearer(get(created.id.clone()), &token))
+                    .await
+                    .unwrap();
+                assert_eq!(got.into_inner(), updated, "an update is read back at once");
+            }
+        })
+    });
+    let writers: Vec<_> = writers.collect();
+    let (mut lister, list_token) = (app.todo.clone(), token.clone());
+    let list = |page_size| pb::ListTodosRequest {
+        page_size,
+        ..Default::default()
+    };
+    let listing = tokio::spawn(async move {
+        for _ in 0..10_000 {
+            let page = lister
+                .list_todos(bearer(list(100), &list_token))
+                .await
+                .unwrap()
+                .into_inner();
+            if page.todos.len() == 100 {
+                return;
+            }
+        }
+    });
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    // Every list beside the writers succeeded (a failed one panics the task).
+    listing.await.unwrap();
+    let page = app
+        .todo
+        .list_todos(bearer(list(100), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.todos.len(), 100);
+    let mut more = page.next_page_token;
+    let mut total = page.todos.len();
+    while !more.is_empty() {
+        let request = pb::ListTodosRequest {
+            page_size: 100,
+            page_token: more,
+            ..Default::default()
+        };
+        let page = app
+            .todo
+            .list_todos(bearer(request, &token))
+            .await
+            .unwrap()
+            .into_inner();
+        total += page.todos.len();
+        more = page.next_page_token;
+    }
+    assert_eq!(total, 16 * 7, "every created todo is listed");
 }
