@@ -121,6 +121,11 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
+/// A two-column row: `label`, then the median and 99th percentile of `s`.
+fn latency_row(label: &str, s: &Summary) {
+    println!("| {label} | {} / {} ms |", ms(s.p50_ms), ms(s.p99_ms));
+}
+
 fn ms(x: f64) -> String {
     if x >= 10.0 {
         format!("{x:.1}")
@@ -292,11 +297,7 @@ fn login(l: &LoginFigures, a: &Options) {
         100.0 * l.login.rps / b.parallel_per_s,
         b.cores
     );
-    println!(
-        "| Login p50 / p99 | {} / {} ms |",
-        ms(l.login.p50_ms),
-        ms(l.login.p99_ms)
-    );
+    latency_row("Login p50 / p99", &l.login);
     println!(
         "| auth-service CPU during the flood | {:.2} cores ({:.2} kernel), {:.1} ms and {:.0} page faults per login |",
         l.login.server_cores,
@@ -310,16 +311,8 @@ fn login(l: &LoginFigures, a: &Options) {
         ms(l.login_during.p50_ms),
         ms(l.login_during.p99_ms)
     );
-    println!(
-        "| GetTodo (1 stream) quiet: p50 / p99 | {} / {} ms |",
-        ms(l.quiet.p50_ms),
-        ms(l.quiet.p99_ms)
-    );
-    println!(
-        "| GetTodo (1 stream) during the flood: p50 / p99 | {} / {} ms |",
-        ms(l.flood.p50_ms),
-        ms(l.flood.p99_ms)
-    );
+    latency_row("GetTodo (1 stream) quiet: p50 / p99", &l.quiet);
+    latency_row("GetTodo (1 stream) during the flood: p50 / p99", &l.flood);
     println!(
         "| GetTodo req/s quiet / during the flood | {:.0} / {:.0} |",
         l.quiet.rps, l.flood.rps

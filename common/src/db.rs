@@ -38,6 +38,11 @@ pub fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
+/// Whether a SQLite URL names an in-memory database, of which each connection has its own.
+pub fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 /// The backend a URL names, for logs (the URL itself may hold a password).
 pub fn backend(url: &str) -> &'static str {
     if is_sqlite(url) {
@@ -51,7 +56,7 @@ pub fn backend(url: &str) -> &'static str {
 
 /// A SQLite URL that creates the file when missing (unless the URL says otherwise).
 fn with_create_mode(url: &str) -> String {
-    if !is_sqlite(url) || url.contains("mode=") || url.contains(":memory:") {
+    if !is_sqlite(url) || url.contains("mode=") || is_in_memory(url) {
         return url.to_owned();
     }
     let sep = if url.contains('?') { '&' } else { '?' };
@@ -80,7 +85,7 @@ pub fn pool_options(url: &str, settings: &PoolSettings) -> AnyPoolOptions {
                 Ok(())
             })
         });
-    if url.contains(":memory:") || url.contains("mode=memory") {
+    if is_in_memory(url) {
         // Each connection to an in-memory database is a database of its own: keep one.
         options = options
             .max_connections(1)

@@ -20,13 +20,17 @@ use std::{
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::error::CommonError;
+
 /// How long a read waits on a lock before failing (`UNAVAILABLE`). In WAL mode only a
 /// crash recovery or a WAL reset takes a lock a reader waits on, and both are short: a
 /// worker must not stall for sqlx's 5 s.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Idle connections kept; more are closed when returned. A read never awaits while it
-/// holds one, so no more are in use at once than there are threads running reads.
+/// holds one, so no more are in use at once than there are threads running reads. (Not
+/// r2d2: its pool makes a caller wait for a free connection, which here would block an
+/// async worker; opening one more never waits.)
 const MAX_IDLE: usize = 16;
 
 /// Read-only connections to one SQLite file, opened when first needed and reused with
@@ -53,13 +57,12 @@ impl SqliteReads {
     /// Reads of the file `url` names (a `sqlite:` URL as sqlx parses it), checked by
     /// opening one connection now. `None` for anything else: PostgreSQL, and an in-memory
     /// database, which only the sqlx pool's own connection can see.
-    pub fn for_url(url: &str) -> Result<Option<Self>, rusqlite::Error> {
-        if !crate::db::is_sqlite(url) || url.contains(":memory:") || url.contains("mode=memory") {
+    pub fn for_url(url: &str) -> Result<Option<Self>, CommonError> {
+        if !crate::db::is_sqlite(url) || crate::db::is_in_memory(url) {
             return Ok(None);
         }
-        let Ok(options) = url.parse::<sqlx::sqlite::SqliteConnectOptions>() else {
-            return Ok(None);
-        };
+        // sqlx's own parsing, so these connections open the file its pool opened.
+        let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>()?;
         let reads = Self {
             inner: Arc::new(Inner {
                 path: options.get_filename().to_path_buf(),

@@ -3,6 +3,8 @@
 
 mod sqlite;
 
+use std::sync::LazyLock;
+
 use common::sqlite_reads::SqliteReads;
 use futures::StreamExt;
 use sqlx::{AnyPool, Row, any::AnyRow};
@@ -91,11 +93,36 @@ pub fn list_statement(filtered: bool, paging: bool) -> String {
     sql
 }
 
+/// The statements assembled from `COLUMNS`, made once: a call neither formats one nor
+/// hashes a new text into a statement cache (sqlx's or rusqlite's).
+static GET: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {COLUMNS} FROM todos WHERE id = $1 AND user_id = $2"));
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE todos SET title = COALESCE($3, title), description = COALESCE($4, description), \
+         completed = COALESCE($5, completed), update_time = $6 \
+         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+    )
+});
+static LIST: LazyLock<[String; 4]> = LazyLock::new(|| {
+    [(false, false), (false, true), (true, false), (true, true)].map(|(f, p)| list_statement(f, p))
+});
+
+/// [`list_statement`], made once.
+fn list_sql(filtered: bool, paging: bool) -> &'static str {
+    &LIST[usize::from(filtered) * 2 + usize::from(paging)]
+}
+
+/// Every statement that reads todos without writing: the ones SQLite reads run directly.
+fn read_statements() -> impl Iterator<Item = &'static str> {
+    std::iter::once(GET.as_str()).chain(LIST.iter().map(String::as_str))
+}
+
 impl Store {
     /// The statements over `pool` (already migrated from `database_url`), enforcing
     /// `limits` on create. Fails when a SQLite file cannot be opened for reading.
     pub fn new(pool: AnyPool, database_url: &str, limits: CreateLimits) -> Result<Self, TodoError> {
-        let reads = SqliteReads::for_url(database_url).map_err(CommonError::from)?;
+        let reads = SqliteReads::for_url(database_url)?;
         if let Some(reads) = &reads {
             sqlite::check_statements(reads).map_err(CommonError::from)?;
         }
@@ -205,13 +232,11 @@ impl Store {
         if let Some(reads) = &self.reads {
             return Ok(sqlite::get(reads, user_id, id).map_err(CommonError::from)?);
         }
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM todos WHERE id = $1 AND user_id = $2"
-        )))
-        .bind(id.to_string())
-        .bind(user_id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(GET.as_str())
+            .bind(id.to_string())
+            .bind(user_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(todo_from_row).transpose()
     }
 
@@ -233,8 +258,8 @@ impl Store {
             let listed = sqlite::list_while(reads, user_id, completed, after, limit, &mut accept);
             return Ok(listed.map_err(CommonError::from)?);
         }
-        let sql = list_statement(completed.is_some(), after.is_some());
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id.to_string());
+        let sql = list_sql(completed.is_some(), after.is_some());
+        let mut query = sqlx::query(sql).bind(user_id.to_string());
         if let Some(completed) = completed {
             query = query.bind(completed);
         }
@@ -264,19 +289,15 @@ impl Store {
         changes: &Changes,
         now: i64,
     ) -> Result<Option<TodoRecord>, TodoError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE todos SET title = COALESCE($3, title), description = COALESCE($4, description), \
-             completed = COALESCE($5, completed), update_time = $6 \
-             WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
-        )))
-        .bind(id.to_string())
-        .bind(user_id.to_string())
-        .bind(changes.title.as_ref().map(|t| t.as_str().to_owned()))
-        .bind(changes.description.as_ref().map(|d| d.as_str().to_owned()))
-        .bind(changes.completed)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(UPDATE.as_str())
+            .bind(id.to_string())
+            .bind(user_id.to_string())
+            .bind(changes.title.as_ref().map(|t| t.as_str().to_owned()))
+            .bind(changes.description.as_ref().map(|d| d.as_str().to_owned()))
+            .bind(changes.completed)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(todo_from_row).transpose()
     }
 

@@ -1,48 +1,32 @@
 //! The store's reads on SQLite, on the calling thread (`common::sqlite_reads` says why).
-//! The same statements as through sqlx (`COLUMNS`, [`list_statement`]), bound by
+//! The same statements as through sqlx (`super::read_statements`), bound by
 //! position: each is checked at start-up to number its parameters `$1`, `$2`, … in
 //! the order SQLite counts them.
 
-use std::sync::LazyLock;
-
 use common::sqlite_reads::SqliteReads;
-use rusqlite::{Connection, Row, Statement, types::Type};
+use rusqlite::{Row, Statement, types::Type};
 use token::UserId;
 use uuid::Uuid;
 
-use super::{COLUMNS, TodoRecord, list_statement};
+use super::{GET, TodoRecord, list_sql, read_statements};
 use crate::domain::{Cursor, TodoId};
 
-static GET: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {COLUMNS} FROM todos WHERE id = $1 AND user_id = $2"));
-
-/// The four list statements, by `filtered as usize * 2 + paging as usize`: made once,
-/// so a call neither formats one nor hashes a new text into the statement cache.
-static LIST: LazyLock<[String; 4]> = LazyLock::new(|| {
-    [
-        list_statement(false, false),
-        list_statement(false, true),
-        list_statement(true, false),
-        list_statement(true, true),
-    ]
-});
-
-/// Refuses to start if a statement's parameters are not `$1..$N` in SQLite's order, the
-/// assumption binding by position rests on.
+/// Refuses to start if a read statement's parameters are not `$1..$N` in SQLite's
+/// order, the assumption binding by position rests on.
 pub(super) fn check_statements(reads: &SqliteReads) -> rusqlite::Result<()> {
-    reads.with(|conn| {
-        for sql in std::iter::once(&*GET).chain(LIST.iter()) {
-            let stmt = conn.prepare_cached(sql)?;
-            for index in 1..=stmt.parameter_count() {
-                if stmt.parameter_name(index) != Some(format!("${index}").as_str()) {
-                    return Err(rusqlite::Error::InvalidParameterName(format!(
-                        "parameter {index} of `{sql}` is not ${index}"
-                    )));
-                }
-            }
+    reads.with(|conn| read_statements().try_for_each(|sql| numbered_in_order(&*conn.prepare_cached(sql)?)))
+}
+
+/// Whether SQLite counts `stmt`'s parameters as their names say: `$1` first, and so on.
+fn numbered_in_order(stmt: &Statement<'_>) -> rusqlite::Result<()> {
+    for index in 1..=stmt.parameter_count() {
+        if stmt.parameter_name(index) != Some(format!("${index}").as_str()) {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "parameter {index} of a read statement is not ${index}"
+            )));
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 fn text_id(id: Uuid, buf: &mut [u8; uuid::fmt::Hyphenated::LENGTH]) -> &str {
@@ -103,30 +87,41 @@ pub(super) fn list_while(
 
 /// The list statement for these arguments, with its parameters bound.
 fn list<'c>(
-    conn: &'c Connection,
+    conn: &'c rusqlite::Connection,
     user_id: UserId,
     completed: Option<bool>,
     after: Option<Cursor>,
     limit: usize,
 ) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
-    let sql = &LIST[usize::from(completed.is_some()) * 2 + usize::from(after.is_some())];
-    let mut stmt = conn.prepare_cached(sql)?;
+    let mut stmt = conn.prepare_cached(list_sql(completed.is_some(), after.is_some()))?;
     let mut buf = [0; 36];
-    bind(&mut stmt, 1, text_id(user_id.uuid(), &mut buf))?;
+    stmt.raw_bind_parameter(1, text_id(user_id.uuid(), &mut buf))?;
     let mut next = 2;
     if let Some(completed) = completed {
-        bind(&mut stmt, next, completed)?;
+        stmt.raw_bind_parameter(next, completed)?;
         next += 1;
     }
     if let Some(cursor) = after {
-        bind(&mut stmt, next, cursor.create_time)?;
-        bind(&mut stmt, next + 1, text_id(cursor.id.uuid(), &mut buf))?;
+        stmt.raw_bind_parameter(next, cursor.create_time)?;
+        stmt.raw_bind_parameter(next + 1, text_id(cursor.id.uuid(), &mut buf))?;
         next += 2;
     }
-    bind(&mut stmt, next, i64::try_from(limit).unwrap_or(i64::MAX))?;
+    stmt.raw_bind_parameter(next, i64::try_from(limit).unwrap_or(i64::MAX))?;
     Ok(stmt)
 }
 
-fn bind(stmt: &mut Statement<'_>, index: usize, value: impl rusqlite::ToSql) -> rusqlite::Result<()> {
-    stmt.raw_bind_parameter(index, value)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_numbered_out_of_order_are_refused() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (a, b)").unwrap();
+        let ok = conn.prepare("SELECT a FROM t WHERE a = $1 AND b = $2").unwrap();
+        assert!(numbered_in_order(&ok).is_ok());
+        // SQLite numbers `$2` first here: bound by position, the values would swap.
+        let swapped = conn.prepare("SELECT a FROM t WHERE b = $2 AND a = $1").unwrap();
+        assert!(numbered_in_order(&swapped).is_err());
+    }
 }

@@ -20,6 +20,7 @@ both_backends!(
     health_and_reflection_need_no_token,
     grpc_web_on_the_same_port,
     every_acknowledged_write_is_read_back_under_concurrency,
+    a_stored_row_we_never_wrote_is_internal_and_hidden,
 );
 
 async fn crud_round_trip(backend: Backend) {
@@ -358,13 +359,22 @@ async fn grpc_web_on_the_same_port(backend: Backend) {
 
 /// On SQLite, reads go to the file on the calling thread and writes through sqlx's pool:
 /// an acknowledged create or update must be what the very next read sees, with many
-/// callers writing and reading at once (and a lister running beside them throughout).
+/// callers writing and reading at once (and a lister running beside them throughout),
+/// on the replica that wrote and on another one (its own connections to the database).
 async fn every_acknowledged_write_is_read_back_under_concurrency(backend: Backend) {
     let mut app = spawn_pair(backend).await;
+    let (_replica, replica) = app.replica().await;
     let alice = app.user("alice").await;
     let token = alice.token.clone();
     let writers = (0..16).map(|w| {
-        let (mut client, token) = (app.todo.clone(), token.clone());
+        // Half the writers read back on the replica that wrote, half on the other.
+        let mut client = app.todo.clone();
+        let mut reader = if w % 2 == 0 {
+            app.todo.clone()
+        } else {
+            replica.clone()
+        };
+        let token = token.clone();
         tokio::spawn(async move {
             // 112 creates: within the default burst of 120 a minute.
             for n in 0..7 {
@@ -378,7 +388,7 @@ async fn every_acknowledged_write_is_read_back_under_concurrency(backend: Backen
                     .unwrap()
                     .into_inner();
                 let get = |id: String| pb::GetTodoRequest { id };
-                let got = client
+                let got = reader
                     .get_todo(bearer(get(created.id.clone()), &token))
                     .await
                     .unwrap();
@@ -396,7 +406,7 @@ async fn every_acknowledged_write_is_read_back_under_concurrency(backend: Backen
                     .await
                     .unwrap()
                     .into_inner();
-                let got = client
+                let got = reader
                     .get_todo(bearer(get(created.id.clone()), &token))
                     .await
                     .unwrap();
@@ -452,4 +462,44 @@ async fn every_acknowledged_write_is_read_back_under_concurrency(backend: Backen
         more = page.next_page_token;
     }
     assert_eq!(total, 16 * 7, "every created todo is listed");
+}
+
+/// A row the service could not have written (an id that is not a UUID) is a fault of the
+/// database, not of the caller: INTERNAL without the detail, on the read path of each
+/// backend, and the service goes on answering.
+async fn a_stored_row_we_never_wrote_is_internal_and_hidden(backend: Backend) {
+    let mut app = spawn_pair(backend).await;
+    let alice = app.user("alice").await;
+    let good = app.create(&alice, "a real todo").await;
+    let url = app.todo_db_url();
+    let pool = common::db::pool_options(&url, &Default::default())
+        .connect(&url)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO todos (id, user_id, title, description, completed, create_time, update_time) \
+         VALUES ('not-a-uuid', $1, 'odd', '', FALSE, 1, 1)",
+    )
+    .bind(&alice.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let list = pb::ListTodosRequest {
+        page_size: 10,
+        ..Default::default()
+    };
+    let failed = app.todo.list_todos(bearer(list, &alice.token)).await.unwrap_err();
+    assert_eq!(failed.code(), Code::Internal);
+    assert_eq!(
+        failed.message(),
+        "internal error",
+        "no detail of the database reaches the caller"
+    );
+    let got = app
+        .todo
+        .get_todo(bearer(pb::GetTodoRequest { id: good.id.clone() }, &alice.token))
+        .await
+        .unwrap();
+    assert_eq!(got.into_inner(), good, "other reads still answer");
 }
