@@ -146,22 +146,26 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let (service, method) = self.methods.labels(request.uri().path());
-        // The log line names the path as sent, cut short: it is the caller's input.
-        let path: String = request.uri().path().chars().take(128).collect();
         let id = request_id(&request);
-        request.headers_mut().insert("x-request-id", id.clone());
+        // The log line names the path as sent, cut short: it is the caller's input (a
+        // URI path is ASCII, so any cut is at a character boundary).
+        let path = request.uri().path();
+        let path = path.get(..path.len().min(128)).unwrap_or(path);
+        // The OpenTelemetry name and kind are recorded only when traces are exported
+        // (`continue_trace`): otherwise every log line would repeat the path.
         let span = tracing::info_span!(
             "rpc",
-            rpc = %path,
+            rpc = path,
             request_id = id.to_str().unwrap_or(""),
             user_id = tracing::field::Empty,
             code = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
             trace_id = tracing::field::Empty,
-            otel.name = %path,
-            otel.kind = "server",
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
         );
-        crate::trace::continue_trace(request.headers(), &span);
+        crate::trace::continue_trace(request.headers(), &span, path);
+        request.headers_mut().insert("x-request-id", id.clone());
         let start = Instant::now();
         let future = {
             let _entered = span.enter();

@@ -107,13 +107,16 @@ impl Injector for Metadata<'_> {
     }
 }
 
-/// Makes `span` a child of the caller's span when the call carries a valid
-/// `traceparent`, and records the trace id on it (so every log line of the call has
-/// it). A missing or malformed header starts a new trace.
-pub fn continue_trace(headers: &HeaderMap, span: &tracing::Span) {
+/// Names `span` for export (`otel.name` = `name`, a server span), makes it a child of
+/// the caller's span when the call carries a valid `traceparent`, and records the trace
+/// id on it (so every log line of the call has it). A missing or malformed header
+/// starts a new trace. Does nothing when no traces are exported.
+pub fn continue_trace(headers: &HeaderMap, span: &tracing::Span, name: &str) {
     if !EXPORTING.load(Ordering::Relaxed) {
         return;
     }
+    span.record("otel.name", name);
+    span.record("otel.kind", "server");
     let parent = TraceContextPropagator::new().extract(&Headers(headers));
     if parent.span().span_context().is_valid() {
         // A bad parent cannot hurt: `set_parent` fails only once the span has started.

@@ -13,6 +13,7 @@ use opentelemetry_proto::tonic::{
         trace_service_server::{TraceService, TraceServiceServer},
     },
     common::v1::any_value::Value,
+    trace::v1::span::SpanKind,
 };
 use tonic::{Request, Response, Status};
 
@@ -29,6 +30,8 @@ pub struct Span {
     pub span_id: String,
     /// 16 lowercase hex digits, empty for a root span.
     pub parent_span_id: String,
+    /// OTLP's name of the span's kind, such as `SPAN_KIND_SERVER`.
+    pub kind: &'static str,
 }
 
 #[derive(Clone, Default)]
@@ -61,6 +64,7 @@ impl TraceService for Received {
                         trace_id: hex(&span.trace_id),
                         span_id: hex(&span.span_id),
                         parent_span_id: hex(&span.parent_span_id),
+                        kind: SpanKind::try_from(span.kind).map_or("invalid", |k| k.as_str_name()),
                     });
                 }
             }

@@ -168,6 +168,12 @@ async fn log_lines_reach_stdout_without_colour_or_secrets() {
         !logs.contains('\u{1b}'),
         "colour codes in a log that is not a terminal"
     );
+    // Without an OTLP endpoint the span's OpenTelemetry name and kind are not recorded,
+    // so a log line names its call once, not twice.
+    assert!(
+        !logs.contains("otel."),
+        "OpenTelemetry fields in a log without traces:\n{logs}"
+    );
     for secret in [
         testkit::TEST_SECRET,
         "logged's password",

@@ -111,6 +111,7 @@ async fn a_callers_traceparent_is_continued() {
     let server = trace.iter().find(|s| s.parent_span_id == caller_span).unwrap();
     assert_eq!(server.service, "auth-eu-1", "OTEL_SERVICE_NAME names the service");
     assert_eq!(server.name, "/auth.v1.AuthService/Register");
+    assert_eq!(server.kind, "SPAN_KIND_SERVER", "{server:?}");
     assert!(
         trace
             .iter()
@@ -190,6 +191,10 @@ async fn a_todo_call_that_asks_the_auth_service_is_one_trace() {
         .expect("the todo-service's client span of VerifyToken");
     assert_eq!(client.service, "todo-service");
     assert_eq!(client.parent_span_id, server.span_id);
+    assert_eq!(
+        (server.kind, client.kind),
+        ("SPAN_KIND_SERVER", "SPAN_KIND_CLIENT")
+    );
     let remote = trace
         .iter()
         .find(|s| s.service == "auth-service" && s.name == "/auth.v1.AuthService/VerifyToken")
