@@ -127,17 +127,31 @@ setup() {
 }
 
 echo "h2load: starting the floor and the pair..." >&2
-floor_log=$work/floor.log
-env -i PATH="$PATH" "$bin/echo" --mode bare --listen-addr 127.0.0.1:0 >"$floor_log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  floor_addr=$(sed -n 's/^echo (Bare) on \([0-9.:]*\).*/\1/p' "$floor_log" | head -1)
-  [ -n "$floor_addr" ] && break
-  sleep 0.1
-done
-[ -n "${floor_addr:-}" ] || { echo "h2load.sh: the echo floor did not start" >&2; cat "$floor_log" >&2; exit 1; }
+# start_echo MODE: bench's echo server (bare: the floor; shell: behind the real
+# authentication layer and server shell, logging as the services do); its address in
+# $started.
+start_echo() {
+  local log=$work/echo-$1.log
+  env -i PATH="$PATH" "$bin/echo" --mode "$1" --jwt-secret "$secret" --listen-addr 127.0.0.1:0 >"$log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    started=$(sed -n 's/^echo ([A-Za-z]*) on \([0-9.:]*\).*/\1/p' "$log" | head -1)
+    [ -n "$started" ] && return
+    sleep 0.1
+  done
+  echo "h2load.sh: the echo server ($1) did not start" >&2; cat "$log" >&2; exit 1
+}
+start_echo bare
+floor_addr=$started
+start_echo shell
+shell_addr=$started
 
 setup sqlite "sqlite://$work/auth.db" "sqlite://$work/todo.db"
+# The shell's rows are only meaningful if its calls succeed with the pair's token (the
+# echo has no metrics to check them by): one call first.
+rpc -H "authorization: Bearer $sqlite_token" -d '{"id":"00000000-0000-7000-8000-000000000000"}' \
+  "$shell_addr" todo.v1.TodoService/GetTodo >/dev/null \
+  || { echo "h2load.sh: the echo behind the server shell refused the token" >&2; exit 1; }
 backends=(sqlite)
 if [ -n "${before_bin:-}" ]; then
   [ -x "$before_bin/todo-service" ] || { echo "h2load.sh: $before_bin/todo-service is missing" >&2; exit 1; }
@@ -175,6 +189,7 @@ fi
 rows=(
   "floor GetTodo, 16x4|floor|GetTodo|-c 16 -m 4"
   "floor ListTodos (20), 10x1|floor|ListTodos|-c 10 -m 1"
+  "echo + authentication + server shell, GetTodo 16x4|shell|GetTodo|-c 16 -m 4"
 )
 if [ -n "${before_bin:-}" ]; then
   rows+=(
@@ -220,8 +235,9 @@ run() {
     return
   fi
   local addr token="" file
-  if [ "$where" = floor ]; then
-    addr=$floor_addr
+  if [ "$where" = floor ] || [ "$where" = shell ]; then
+    [ "$where" = shell ] && token=$sqlite_token
+    eval "addr=\$${where}_addr"
     file=$work/sqlite/$( [ "$method" = GetTodo ] && echo get || echo list ).bin
   else
     eval "addr=\$${where}_addr token=\$${where}_token"
@@ -229,7 +245,7 @@ run() {
     file=$work/$where/$file.bin
   fi
   local before=0
-  [ "$where" != floor ] && before=$(eval ok_count "\$${where}_metrics" "$method")
+  [ "$where" != floor ] && [ "$where" != shell ] && before=$(eval ok_count "\$${where}_metrics" "$method")
   # shellcheck disable=SC2086
   out=$(h2load --warm-up-time 1 -D "$secs" $flags -t 1 -d "$file" \
     -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $token" \
@@ -237,7 +253,7 @@ run() {
   local rate done_
   rate=$(echo "$out" | awk '/^finished in/ {gsub(",", "", $4); print $4}')
   done_=$(echo "$out" | awk '/^requests:/ {print $8}')
-  if [ "$where" != floor ]; then
+  if [ "$where" != floor ] && [ "$where" != shell ]; then
     local after
     after=$(eval ok_count "\$${where}_metrics" "$method")
     # The warm-up's calls are answered too: at least the measured ones must be OK.
@@ -277,7 +293,7 @@ for row in "${rows[@]}"; do
   if [[ "$m" != [0-9]* ]]; then m=$(tr ';' '\n' <<<"${results[$row]}" | grep -v '^[0-9]' | head -1); fi
   vs_floor="-"; vs_seed="-"
   case $where in
-    sqlite|postgres|before)
+    sqlite|postgres|before|shell)
       [ "$method" = GetTodo ] && vs_floor=$(ratio "$m" "$floor_get")
       [ "$method" = ListTodos ] && vs_floor=$(ratio "$m" "$floor_list")
       [ "$method" = ListTodos ] && [ -n "$seed10" ] && vs_seed=$(ratio "$m" "$seed10")
