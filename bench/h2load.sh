@@ -304,8 +304,9 @@ done
 echo
 echo "Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) after the run; h2load $(h2load --version 2>&1 | head -1 | awk '{print $NF}')."
 for s in "${skipped[@]}"; do echo "Skipped: $s."; done
-# Resident memory of each todo-service: now, and its peak over the run (VmHWM).
+# Resident memory of each todo-service: now, and its peak over the run (VmHWM); now
+# split into heap and stacks (anonymous) and the binary's pages in memory (file).
 for p in $(pgrep -f "/todo-service$" || true); do
   db=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | sed -n 's/^DATABASE_URL=//p' | sed 's|.*/||')
-  awk -v db="$db" '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} END {printf "todo-service on %s: resident %.1f MB, peak %.1f MB\n", db, r/1024, h/1024}' "/proc/$p/status" 2>/dev/null || true
+  awk -v db="$db" '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} /^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {printf "todo-service on %s: resident %.1f MB (anonymous %.1f, file %.1f), peak %.1f MB\n", db, r/1024, a/1024, f/1024, h/1024}' "/proc/$p/status" 2>/dev/null || true
 done

@@ -6,12 +6,13 @@ use std::{
     collections::HashMap,
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     task::{Context, Poll},
     time::Instant,
 };
 
 use http::{HeaderValue, Request, Response};
+use metrics::{Counter, Histogram};
 use prost::Message;
 use tower::{Layer, Service};
 use tracing::Instrument;
@@ -22,10 +23,96 @@ pub const UNKNOWN: &str = "unknown";
 /// The methods a server serves, by request path: the only values the `service` and
 /// `method` metric labels take. Labels straight from the path let any caller add a
 /// series per invented path (500 junk paths once added ~9,000 lines to `/metrics`).
-#[derive(Debug, Clone, Default)]
-pub struct KnownMethods(Arc<HashMap<String, (String, String)>>);
+#[derive(Debug, Clone)]
+pub struct KnownMethods(Arc<Methods>);
+
+#[derive(Debug)]
+struct Methods {
+    by_path: HashMap<String, Arc<Method>>,
+    unknown: Arc<Method>,
+}
+
+/// Status code names by number: the `code` label's values.
+const CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+const UNKNOWN_CODE: usize = 2;
+const UNAVAILABLE_CODE: usize = 14;
+
+/// One method's labels and its metric handles. A handle is looked up in the recorder
+/// once per method and code, on the first call that ends with that code (so no series
+/// is added for a code never seen), not per call: building the label set and hashing
+/// it on every call was a dozen allocations and two registry lookups (issue 12).
+struct Method {
+    service: String,
+    method: String,
+    /// Health checks and reflection log at debug: probes every few seconds would
+    /// drown the calls that matter.
+    quiet: bool,
+    handles: [OnceLock<(Counter, Histogram)>; CODES.len()],
+}
+
+impl std::fmt::Debug for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "/{}/{}", self.service, self.method)
+    }
+}
+
+impl Method {
+    fn new(service: String, method: String) -> Self {
+        let quiet = service == "grpc.health.v1.Health" || service.starts_with("grpc.reflection");
+        Self {
+            service,
+            method,
+            quiet,
+            handles: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    /// The counter and histogram of calls of this method that ended with `code`.
+    fn handles(&self, code: usize) -> &(Counter, Histogram) {
+        self.handles[code].get_or_init(|| {
+            let labels = [
+                ("service", self.service.clone()),
+                ("method", self.method.clone()),
+                ("code", CODES[code].to_owned()),
+            ];
+            (
+                metrics::counter!("grpc_server_handled_total", &labels),
+                metrics::histogram!("grpc_server_handling_seconds", &labels),
+            )
+        })
+    }
+}
+
+impl Default for KnownMethods {
+    fn default() -> Self {
+        Self::new(HashMap::new())
+    }
+}
 
 impl KnownMethods {
+    fn new(by_path: HashMap<String, Arc<Method>>) -> Self {
+        let unknown = Arc::new(Method::new(UNKNOWN.to_owned(), UNKNOWN.to_owned()));
+        Self(Arc::new(Methods { by_path, unknown }))
+    }
+
     /// Every method of the named `services`, as the encoded descriptor sets describe them.
     pub fn from_descriptors(services: &[&str], sets: &[&[u8]]) -> Result<Self, prost::DecodeError> {
         let mut methods = HashMap::new();
@@ -42,21 +129,17 @@ impl KnownMethods {
                     for method in &service.method {
                         methods.insert(
                             format!("/{name}/{}", method.name()),
-                            (name.clone(), method.name().to_owned()),
+                            Arc::new(Method::new(name.clone(), method.name().to_owned())),
                         );
                     }
                 }
             }
         }
-        Ok(Self(Arc::new(methods)))
+        Ok(Self::new(methods))
     }
 
-    /// `(service, method)` for a served path, else `unknown` twice.
-    pub fn labels(&self, path: &str) -> (String, String) {
-        match self.0.get(path) {
-            Some((service, method)) => (service.clone(), method.clone()),
-            None => (UNKNOWN.to_owned(), UNKNOWN.to_owned()),
-        }
+    fn get(&self, path: &str) -> Arc<Method> {
+        Arc::clone(self.0.by_path.get(path).unwrap_or(&self.0.unknown))
     }
 }
 
@@ -101,32 +184,19 @@ fn request_id<B>(request: &Request<B>) -> HeaderValue {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                .unwrap_or(HeaderValue::from_static("invalid"))
+            let mut text = uuid::Uuid::encode_buffer();
+            let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+            HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("invalid"))
         })
 }
 
-fn code_name(code: &str) -> &'static str {
-    match code {
-        "0" => "OK",
-        "1" => "CANCELLED",
-        "2" => "UNKNOWN",
-        "3" => "INVALID_ARGUMENT",
-        "4" => "DEADLINE_EXCEEDED",
-        "5" => "NOT_FOUND",
-        "6" => "ALREADY_EXISTS",
-        "7" => "PERMISSION_DENIED",
-        "8" => "RESOURCE_EXHAUSTED",
-        "9" => "FAILED_PRECONDITION",
-        "10" => "ABORTED",
-        "11" => "OUT_OF_RANGE",
-        "12" => "UNIMPLEMENTED",
-        "13" => "INTERNAL",
-        "14" => "UNAVAILABLE",
-        "15" => "DATA_LOSS",
-        "16" => "UNAUTHENTICATED",
-        _ => "UNKNOWN",
-    }
+/// The index in [`CODES`] of a `grpc-status` value; a value we do not know is UNKNOWN.
+fn code_index(code: &[u8]) -> usize {
+    std::str::from_utf8(code)
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|&c| c < CODES.len())
+        .unwrap_or(UNKNOWN_CODE)
 }
 
 impl<S, B, RB> Service<Request<B>> for Observe<S>
@@ -145,7 +215,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let (service, method) = self.methods.labels(request.uri().path());
+        let method = self.methods.get(request.uri().path());
         let id = request_id(&request);
         // The log line names the path as sent, cut short: it is the caller's input (a
         // URI path is ASCII, so any cut is at a character boundary).
@@ -180,31 +250,24 @@ where
                 let code = match &mut result {
                     Ok(response) => {
                         response.headers_mut().insert("x-request-id", id);
-                        code_name(
-                            response
-                                .headers()
-                                .get("grpc-status")
-                                .and_then(|c| c.to_str().ok())
-                                .unwrap_or("0"),
-                        )
+                        response
+                            .headers()
+                            .get("grpc-status")
+                            .map_or(0, |c| code_index(c.as_bytes()))
                     }
-                    Err(_) => "UNAVAILABLE",
+                    Err(_) => UNAVAILABLE_CODE,
                 };
                 let span = tracing::Span::current();
-                span.record("code", code);
+                span.record("code", CODES[code]);
                 span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
-                if service == "grpc.health.v1.Health" || service.starts_with("grpc.reflection") {
+                if method.quiet {
                     tracing::debug!("rpc finished");
                 } else {
                     tracing::info!("rpc finished");
                 }
-                let labels = [
-                    ("service", service),
-                    ("method", method),
-                    ("code", code.to_owned()),
-                ];
-                metrics::counter!("grpc_server_handled_total", &labels).increment(1);
-                metrics::histogram!("grpc_server_handling_seconds", &labels).record(elapsed.as_secs_f64());
+                let (calls, seconds) = method.handles(code);
+                calls.increment(1);
+                seconds.record(elapsed.as_secs_f64());
                 result
             }
             .instrument(span),
