@@ -66,12 +66,13 @@ secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start NAME BINARY ENV...: starts a service on port 0; its address in $started, its
-# metrics address (METRICS_ADDR=127.0.0.1:0) in $started_metrics.
+# metrics address (METRICS_ADDR=127.0.0.1:0) in $started_metrics, its pid in $started_pid.
 # (Not called in $(...): the pid must reach `pids` in this shell, for the cleanup.)
 start() {
   local name=$1 binary=$2; shift 2
   env -i PATH="$PATH" LISTEN_ADDR=127.0.0.1:0 JWT_SECRET="$secret" "$@" "${start_bin:-$bin}/$binary" >"$work/$name.log" 2>&1 &
   pids+=($!)
+  started_pid=$!
   for _ in $(seq 100); do
     started=$(sed -n 's/.* ready addr=\([0-9.:]*\).*/\1/p' "$work/$name.log" | head -1)
     started_metrics=$(sed -n 's/.* ready .*metrics_addr=\([0-9.:]*\).*/\1/p' "$work/$name.log" | head -1)
@@ -86,6 +87,9 @@ rpc() { "$grpcurl" -plaintext -max-time 10 "$@"; }
 # A gRPC frame (uncompressed) of the protobuf bytes given as hex, into a file.
 frame() { python3 -c 'import sys; b=bytes.fromhex(sys.argv[1]); sys.stdout.buffer.write(b"\0"+len(b).to_bytes(4,"big")+b)' "$1" >"$2"; }
 hex_string_field() { python3 -c 'import sys; s=sys.argv[2].encode(); print(("%02x" % (int(sys.argv[1])<<3|2)) + ("%02x" % len(s)) + s.hex())' "$1" "$2"; }
+
+# cpu_ticks PID: user plus system CPU time of a process so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # ok_count METRICS_ADDR METHOD: the service's count of OK calls of METHOD so far.
 ok_count() {
@@ -108,7 +112,7 @@ setup() {
   start_bin=${4:-$bin} start "$label-todo" todo-service DATABASE_URL="$todo_db" AUTH_SERVICE_URL="http://$auth" \
     METRICS_ADDR=127.0.0.1:0 MAX_TODO_CREATES_PER_MINUTE=60000000 MAX_TODOS_PER_USER=100000000 \
     ${H2LOAD_TODO_ENV:-}
-  local todo=$started metrics=$started_metrics
+  local todo=$started metrics=$started_metrics todo_pid=$started_pid
   [ -n "$metrics" ] || { echo "h2load.sh: the todo-service did not say where its metrics are" >&2; exit 1; }
   rpc -d '{"username":"bench","password":"a benchmark password"}' "$auth" auth.v1.AuthService/Register >/dev/null
   local token
@@ -123,7 +127,7 @@ setup() {
   frame "$(hex_string_field 1 "$id")" "$work/$label/get.bin"
   frame "0814" "$work/$label/list.bin"                      # page_size = 20
   frame "$(hex_string_field 1 "a new todo")" "$work/$label/create.bin"
-  eval "${label}_addr=$todo ${label}_metrics=$metrics ${label}_token=$token"
+  eval "${label}_addr=$todo ${label}_metrics=$metrics ${label}_token=$token ${label}_pid=$todo_pid"
 }
 
 echo "h2load: starting the floor and the pair..." >&2
@@ -134,6 +138,7 @@ start_echo() {
   local log=$work/echo-$1.log
   env -i PATH="$PATH" "$bin/echo" --mode "$1" --jwt-secret "$secret" --listen-addr 127.0.0.1:0 >"$log" 2>&1 &
   pids+=($!)
+  started_pid=$!
   for _ in $(seq 100); do
     started=$(sed -n 's/^echo ([A-Za-z]*) on \([0-9.:]*\).*/\1/p' "$log" | head -1)
     [ -n "$started" ] && return
@@ -142,9 +147,9 @@ start_echo() {
   echo "h2load.sh: the echo server ($1) did not start" >&2; cat "$log" >&2; exit 1
 }
 start_echo bare
-floor_addr=$started
+floor_addr=$started floor_pid=$started_pid
 start_echo shell
-shell_addr=$started
+shell_addr=$started shell_pid=$started_pid
 
 setup sqlite "sqlite://$work/auth.db" "sqlite://$work/todo.db"
 # The shell's rows are only meaningful if its calls succeed with the pair's token (the
@@ -223,7 +228,8 @@ if [ -n "${only_rows:-}" ]; then
   rows=("${kept[@]}")
 fi
 
-# run ROW: one measurement, req/s of answered calls (or FAIL: why) on stdout.
+# run ROW: one measurement on stdout: req/s of answered calls and the server's CPU µs
+# per call (the tutorial's app: req/s only), or FAIL: why.
 run() {
   IFS='|' read -r _ where method flags <<<"$1"
   local out
@@ -246,10 +252,20 @@ run() {
   fi
   local before=0
   [ "$where" != floor ] && [ "$where" != shell ] && before=$(eval ok_count "\$${where}_metrics" "$method")
+  # The server's CPU time over the measured window (after h2load's 1 s warm-up), per
+  # call: steadier than calls per second on a machine whose runs spread widely.
+  local pid ticks0 ticks1
+  eval "pid=\$${where}_pid"
   # shellcheck disable=SC2086
-  out=$(h2load --warm-up-time 1 -D "$secs" $flags -t 1 -d "$file" \
+  h2load --warm-up-time 1 -D "$secs" $flags -t 1 -d "$file" \
     -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $token" \
-    "http://$addr/todo.v1.TodoService/$method" 2>&1) || true
+    "http://$addr/todo.v1.TodoService/$method" >"$work/h2load.out" 2>&1 &
+  local load=$!
+  sleep 1
+  ticks0=$(cpu_ticks "$pid")
+  wait "$load" || true
+  ticks1=$(cpu_ticks "$pid")
+  out=$(cat "$work/h2load.out")
   local rate done_
   rate=$(echo "$out" | awk '/^finished in/ {gsub(",", "", $4); print $4}')
   done_=$(echo "$out" | awk '/^requests:/ {print $8}')
@@ -262,14 +278,21 @@ run() {
       return
     fi
   fi
-  echo "${rate:-FAIL: $(echo "$out" | tail -1)}"
+  [ -n "$rate" ] || { echo "FAIL: $(echo "$out" | tail -1)"; return; }
+  echo "$rate $(awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v n="${done_:-0}" 'BEGIN {if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-"}')"
 }
 
-declare -A results
+declare -A results cpu
 for round in $(seq "$rounds"); do
   echo "h2load: round $round of $rounds" >&2
   for row in "${rows[@]}"; do
-    results[$row]+="$(run "$row");"
+    r=$(run "$row")
+    if [[ "$r" =~ ^[0-9.]+\ ([0-9.]+|-)$ ]]; then
+      results[$row]+="${r%% *};"
+      cpu[$row]+="${r#* };"
+    else
+      results[$row]+="$r;"
+    fi
   done
 done
 
@@ -279,27 +302,29 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/
 
 floor_get=$(median "${results["floor GetTodo, 16x4|floor|GetTodo|-c 16 -m 4"]:-}")
 floor_list=$(median "${results["floor ListTodos (20), 10x1|floor|ListTodos|-c 10 -m 1"]:-}")
+floor_get_cpu=$(median "${cpu["floor GetTodo, 16x4|floor|GetTodo|-c 16 -m 4"]:-}")
+floor_list_cpu=$(median "${cpu["floor ListTodos (20), 10x1|floor|ListTodos|-c 10 -m 1"]:-}")
 seed10=""
 [ -n "$seed_url" ] && seed10=$(median "${results["the tutorial's GET /todos/ (20), h1 10x1|seed|list|-c 10 -m 1"]:-}")
 
 echo
 echo "### h2load: calls per second (medians of $rounds rounds of ${secs} s, 1 s warm-up)"
 echo
-echo "| call | req/s | vs floor | vs the tutorial's app (10 connections) |"
-echo "| --- | ---: | ---: | ---: |"
+echo "| call | req/s | vs floor | vs the tutorial's app (10 connections) | server CPU µs/call | floor's CPU ÷ this |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 for row in "${rows[@]}"; do
   IFS='|' read -r label where method _ <<<"$row"
   m=$(median "${results[$row]}")
   if [[ "$m" != [0-9]* ]]; then m=$(tr ';' '\n' <<<"${results[$row]}" | grep -v '^[0-9]' | head -1); fi
-  vs_floor="-"; vs_seed="-"
+  vs_floor="-"; vs_seed="-"; c=$(median "${cpu[$row]:-}"); cpu_vs="-"
   case $where in
     sqlite|postgres|before|shell)
-      [ "$method" = GetTodo ] && vs_floor=$(ratio "$m" "$floor_get")
-      [ "$method" = ListTodos ] && vs_floor=$(ratio "$m" "$floor_list")
+      [ "$method" = GetTodo ] && vs_floor=$(ratio "$m" "$floor_get") && cpu_vs=$(ratio "$floor_get_cpu" "$c")
+      [ "$method" = ListTodos ] && vs_floor=$(ratio "$m" "$floor_list") && cpu_vs=$(ratio "$floor_list_cpu" "$c")
       [ "$method" = ListTodos ] && [ -n "$seed10" ] && vs_seed=$(ratio "$m" "$seed10")
       ;;
   esac
-  echo "| $label | $(fmt "$m") | $vs_floor | $vs_seed |"
+  echo "| $label | $(fmt "$m") | $vs_floor | $vs_seed | $c | $cpu_vs |"
 done
 echo
 echo "Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) after the run; h2load $(h2load --version 2>&1 | head -1 | awk '{print $NF}')."

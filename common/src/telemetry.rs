@@ -35,7 +35,10 @@ pub fn init(service: &str) -> LogGuard {
         // at the rate a 2-core machine can serve are not what it should hold anyway.
         .buffered_lines_limit(8192)
         .thread_name("log-writer")
-        .finish(std::io::stdout());
+        // Buffered: the writer thread drains every line queued, then flushes, so a busy
+        // server makes one write(2) per batch, not per line (stdout alone is
+        // line-buffered). An idle queue is flushed at once, so no line waits.
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()));
     let lines = fmt::layer()
         .with_target(false)
         .with_ansi(ansi)
