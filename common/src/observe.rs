@@ -58,7 +58,9 @@ const UNAVAILABLE_CODE: usize = 14;
 /// One method's labels and its metric handles. A handle is looked up in the recorder
 /// once per method and code, on the first call that ends with that code (so no series
 /// is added for a code never seen), not per call: building the label set and hashing
-/// it on every call was a dozen allocations and two registry lookups (issue 12).
+/// it on every call was a dozen allocations and two registry lookups (issue 12). The
+/// recorder is installed at start-up, before the listener is bound (`server.rs`), so the
+/// first call already gets the real handles.
 struct Method {
     service: String,
     method: String,
