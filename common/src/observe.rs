@@ -32,7 +32,7 @@ struct Methods {
     unknown: Arc<Method>,
 }
 
-/// Status code names by number: the `code` label's values.
+/// Status code names by number (`tonic::Code as usize`): the `code` label's values.
 const CODES: [&str; 17] = [
     "OK",
     "CANCELLED",
@@ -52,8 +52,6 @@ const CODES: [&str; 17] = [
     "DATA_LOSS",
     "UNAUTHENTICATED",
 ];
-const UNKNOWN_CODE: usize = 2;
-const UNAVAILABLE_CODE: usize = 14;
 
 /// One method's labels and its metric handles. A handle is looked up in the recorder
 /// once per method and code, on the first call that ends with that code (so no series
@@ -192,13 +190,10 @@ fn request_id<B>(request: &Request<B>) -> HeaderValue {
         })
 }
 
-/// The index in [`CODES`] of a `grpc-status` value; a value we do not know is UNKNOWN.
+/// The index in [`CODES`] of a `grpc-status` value, by tonic's own reading of it: only
+/// the exact decimal forms count, anything else is UNKNOWN.
 fn code_index(code: &[u8]) -> usize {
-    std::str::from_utf8(code)
-        .ok()
-        .and_then(|c| c.parse::<usize>().ok())
-        .filter(|&c| c < CODES.len())
-        .unwrap_or(UNKNOWN_CODE)
+    tonic::Code::from_bytes(code) as usize
 }
 
 impl<S, B, RB> Service<Request<B>> for Observe<S>
@@ -257,7 +252,7 @@ where
                             .get("grpc-status")
                             .map_or(0, |c| code_index(c.as_bytes()))
                     }
-                    Err(_) => UNAVAILABLE_CODE,
+                    Err(_) => tonic::Code::Unavailable as usize,
                 };
                 let span = tracing::Span::current();
                 span.record("code", CODES[code]);
@@ -274,5 +269,21 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_are_read_exactly() {
+        for (n, name) in CODES.iter().enumerate() {
+            assert_eq!(CODES[code_index(n.to_string().as_bytes())], *name);
+        }
+        // Not the decimal form a server writes: counted as UNKNOWN, not as NOT_FOUND.
+        for odd in [&b"+5"[..], b"05", b" 5", b"17", b"", b"five"] {
+            assert_eq!(CODES[code_index(odd)], "UNKNOWN", "{odd:?}");
+        }
     }
 }
